@@ -1,0 +1,186 @@
+"""SwanMLApp: the jupyter_server extension (config, handlers, the job monitor)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Dict, Float, Int, List, Type, Unicode, default, validate
+
+from .backends.base import Backend
+from .backends.condor import CondorBackend
+from .handlers import routes
+from .jobs.model import Job, JobState
+from .jobs.monitor import Monitor
+from .jobs.service import JobService
+from .jobs.spec import Environment, Limits
+from .jobs.store import JobStore
+
+EVENT_SCHEMA = Path(__file__).resolve().parent / "events" / "job_state.yaml"
+EVENT_SCHEMA_ID = "https://events.jupyter.org/swan_ml_ext/job_state/v1"
+
+
+class SwanMLApp(ExtensionApp):
+    name = "swan_ml_ext"
+    load_other_extensions = True
+
+    db_path = Unicode(
+        help="""SQLite file of the job store. It survives restarts: on start the monitor
+        reconciles every unfinished job with its engine. Default:
+        <jupyter data dir>/swan_ml_ext/jobs.sqlite (env SWAN_ML_DB).""",
+    ).tag(config=True)
+
+    staging_dir = Unicode(
+        help="""Where each job's snapshot (notebook, inputs, parameters, runner) is staged and
+        where the engine's raw outputs land before they are published to the workspace.
+        Default: <jupyter data dir>/swan_ml_ext/staging.""",
+    ).tag(config=True)
+
+    output_dir = Unicode(
+        "swan-ml-jobs",
+        help="""Workspace folder, relative to the server root, that receives each job's
+        executed notebook and files as <output_dir>/<notebook stem>-<job id>/.""",
+    ).tag(config=True)
+
+    poll_interval = Float(
+        1.0,
+        help="""Seconds between two monitor passes. Each pass makes ONE batched engine query
+        per backend that has unfinished jobs, however many clients poll the REST API.""",
+    ).tag(config=True)
+
+    backends = List(
+        Unicode(),
+        default_value=["condor"],
+        help="Names of the enabled backends, in the order the UI offers them.",
+    ).tag(config=True)
+
+    default_backend = Unicode("condor", help="Backend used when a job does not name one.").tag(
+        config=True
+    )
+
+    condor_backend_class = Type(
+        default_value=CondorBackend,
+        klass=Backend,
+        help="Class of the 'condor' backend (swap it to adapt to another site).",
+    ).tag(config=True)
+
+    environments = Dict(
+        help="""Named software stacks, visible on the session and the worker side:
+        {name: {"python": interpreter on the worker, "setup": shell line run first on the
+        worker (e.g. 'source /cvmfs/sft.cern.ch/lcg/views/LCG_106/x86_64-el9-gcc13-opt/setup.sh'),
+        "kernels": [kernel names this stack can run], "description": text}}. The personal
+        pool's worker venv is 'default'. A job whose notebook kernel is not in its
+        environment's kernels is refused before submission.""",
+    ).tag(config=True)
+
+    @default("environments")
+    def _default_environments(self) -> dict[str, Any]:
+        return {
+            "default": {
+                "python": "/opt/worker/bin/python",
+                "setup": "",
+                "kernels": ["python3"],
+                "description": "Python 3 worker environment of the personal pool "
+                "(papermill, ipykernel, numpy, pandas, matplotlib)",
+            }
+        }
+
+    @validate("environments")
+    def _check_environments(self, proposal: Any) -> dict[str, Any]:
+        for name, env in proposal["value"].items():
+            if not isinstance(env, dict) or not env.get("kernels"):
+                raise ValueError(f"environment {name!r} needs a 'kernels' list")
+        return proposal["value"]
+
+    max_cpus = Int(16, help="Largest resources.cpus a job may request.").tag(config=True)
+    max_memory_mb = Int(65536, help="Largest resources.memory_mb a job may request.").tag(
+        config=True
+    )
+    max_gpus = Int(2, help="Largest resources.gpus a job may request.").tag(config=True)
+    max_disk_mb = Int(102400, help="Largest resources.disk_mb a job may request.").tag(
+        config=True
+    )
+    max_runtime_s = Int(
+        7 * 24 * 3600, help="Largest resources.max_runtime_s a job may request."
+    ).tag(config=True)
+
+    @default("db_path")
+    def _default_db(self) -> str:
+        return os.environ.get("SWAN_ML_DB") or str(
+            Path(jupyter_data_dir()) / "swan_ml_ext" / "jobs.sqlite"
+        )
+
+    @default("staging_dir")
+    def _default_staging(self) -> str:
+        return str(Path(jupyter_data_dir()) / "swan_ml_ext" / "staging")
+
+    def _backend_classes(self) -> dict[str, type[Backend]]:
+        return {"condor": self.condor_backend_class}
+
+    def initialize_settings(self) -> None:
+        classes = self._backend_classes()
+        unknown = [b for b in self.backends if b not in classes]
+        if unknown:
+            raise ValueError(f"unknown backend(s) {unknown}; known: {sorted(classes)}")
+        backends = {name: classes[name](parent=self, log=self.log) for name in self.backends}
+        self.store = JobStore(self.db_path)
+        self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
+        self.service = JobService(
+            store=self.store,
+            backends=backends,
+            environments={
+                name: Environment(
+                    name=name,
+                    python=env.get("python", "python3"),
+                    setup=env.get("setup", ""),
+                    kernels=tuple(env["kernels"]),
+                    description=env.get("description", ""),
+                )
+                for name, env in self.environments.items()
+            },
+            limits=Limits(
+                max_cpus=self.max_cpus,
+                max_memory_mb=self.max_memory_mb,
+                max_gpus=self.max_gpus,
+                max_disk_mb=self.max_disk_mb,
+                max_runtime_s=self.max_runtime_s,
+            ),
+            root_dir=self.serverapp.root_dir,
+            staging_root=self.staging_dir,
+            output_dir=self.output_dir,
+            default_backend=self.default_backend,
+            emit=self._emit,
+            log=self.log,
+        )
+        self.monitor = Monitor(self.service, self.poll_interval, log=self.log)
+        self.settings.update({"swan_ml_ext_service": self.service})
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(routes())
+
+    def _emit(self, job: Job, previous: JobState | None) -> None:
+        self.serverapp.event_logger.emit(
+            schema_id=EVENT_SCHEMA_ID,
+            data={
+                "id": job.id,
+                "name": job.name,
+                "backend": job.backend,
+                "state": job.state.value,
+                "previous_state": previous.value if previous else None,
+                "message": job.message,
+                "notebook": job.notebook,
+                "output_notebook": job.outputs.get("notebook"),
+            },
+        )
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.monitor.start()
+
+    async def stop_extension(self) -> None:
+        await self.monitor.stop()
+        for backend in self.service.backends.values():
+            backend.close()
+        self.store.close()

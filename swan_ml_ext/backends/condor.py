@@ -1,0 +1,377 @@
+"""HTCondor backend: remote-style spool submission through htcondor2 only."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from traitlets import Float, Unicode, default
+
+from ..jobs.model import BackendUnavailable, Conflict, Job, JobState, Update
+from ..jobs.spec import Environment
+from .base import Backend, BackendStatus, Logs
+
+POOL_CLIENT_CONFIG = "/var/lib/swan-ml-ext/pool/client/condor_config"
+WRAPPER = "swan_job.sh"
+# The attributes we read in the one batched query per interval.
+PROJECTION = [
+    "ClusterId", "ProcId", "JobStatus", "ExitCode", "ExitBySignal", "ExitSignal",
+    "HoldReason", "HoldReasonCode", "HoldReasonSubCode", "RemoveReason", "LastRejMatchReason",
+    "JobCurrentStartDate", "JobStartDate", "CompletionDate", "EnteredCurrentStatus",
+    "SwanMLJobId", "SwanMLProgress", "SwanMLResult", "RemoteHost", "AssignedGPUs",
+    "NumJobStarts",
+]
+SPOOLING_INPUT = 16  # HoldReasonCode while input files are being spooled: not a real hold
+
+_config_lock = threading.Lock()
+
+
+def _b64(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return base64.b64decode(value).decode("utf-8", "replace")
+    except ValueError:
+        return None
+
+
+def _classad_str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class CondorBackend(Backend):
+    """Runs notebooks as HTCondor jobs (spooled: batch nodes share no filesystem with us)."""
+
+    name: ClassVar[str] = "condor"
+    supports_hold: ClassVar[bool] = True
+
+    condor_config = Unicode(
+        help="""Client configuration file for the pool (CONDOR_CONFIG): where the collector is
+        and how to authenticate (e.g. SEC_TOKEN_DIRECTORY with an IDTOKEN). Default: the
+        CONDOR_CONFIG environment variable, else the personal pool's client config written by
+        `swan-ml pool up`.""",
+    ).tag(config=True)
+
+    schedd_name = Unicode(
+        "",
+        help="Name of the schedd to submit to; empty: the first schedd the collector knows.",
+    ).tag(config=True)
+
+    status_ttl = Float(
+        2.0, help="Seconds a GET /backends answer (slots, free GPUs) is cached."
+    ).tag(config=True)
+
+    @default("condor_config")
+    def _default_condor_config(self) -> str:
+        return os.environ.get("CONDOR_CONFIG") or POOL_CLIENT_CONFIG
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._schedd_obj: Any = None
+        self._status: tuple[float, BackendStatus] | None = None
+        self._lock = threading.Lock()
+        self.queries = 0  # schedd queries made (benchmarks read it)
+        with _config_lock:
+            os.environ["CONDOR_CONFIG"] = self.condor_config
+            import htcondor2
+
+            htcondor2.reload_config()
+        self._htcondor = htcondor2
+
+    # -- connection ---------------------------------------------------------------------
+    def _schedd(self) -> Any:
+        htcondor2 = self._htcondor
+        with self._lock:
+            if self._schedd_obj is None:
+                try:
+                    coll = htcondor2.Collector()
+                    if self.schedd_name:
+                        ad = coll.locate(htcondor2.DaemonType.Schedd, self.schedd_name)
+                    else:
+                        ads = coll.locateAll(htcondor2.DaemonType.Schedd)
+                        if not ads:
+                            raise BackendUnavailable("the collector knows no schedd")
+                        ad = ads[0]
+                    self._schedd_obj = htcondor2.Schedd(ad)
+                except htcondor2.HTCondorException as e:
+                    raise BackendUnavailable(self._unreachable(e)) from e
+            return self._schedd_obj
+
+    def _unreachable(self, e: Exception) -> str:
+        return f"HTCondor pool unreachable or refusing ({e}); check the pool and {self.condor_config}"
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a schedd call; on a connection failure forget the schedd and report it."""
+        try:
+            return fn(self._schedd(), *args, **kwargs)
+        except self._htcondor.HTCondorException as e:
+            with self._lock:
+                self._schedd_obj = None
+            self._status = None
+            raise BackendUnavailable(self._unreachable(e)) from e
+
+    # -- status -------------------------------------------------------------------------
+    def status(self) -> BackendStatus:
+        cached = self._status
+        if cached and time.monotonic() - cached[0] < self.status_ttl:
+            return cached[1]
+        try:
+            self._schedd()
+            ads = self._htcondor.Collector().query(
+                self._htcondor.AdTypes.Startd,
+                projection=[
+                    "Name", "Cpus", "Memory", "GPUs", "TotalSlotGPUs", "GPUs_DeviceName",
+                    "GPUs_GlobalMemoryMb", "GPUs_Capability",
+                ],
+            )
+        except (BackendUnavailable, self._htcondor.HTCondorException) as e:
+            with self._lock:
+                self._schedd_obj = None
+            st = BackendStatus(self.name, False, reason=getattr(e, "message", None) or str(e))
+            self._status = (time.monotonic(), st)
+            return st
+        gpu_types: dict[str, dict[str, Any]] = {}
+        for ad in ads:
+            kind = ad.get("GPUs_DeviceName")
+            if isinstance(kind, str) and ad.get("TotalSlotGPUs"):
+                t = gpu_types.setdefault(
+                    kind,
+                    {
+                        "name": kind, "total": 0, "free": 0,
+                        "memory_mb": ad.get("GPUs_GlobalMemoryMb"),
+                        "capability": ad.get("GPUs_Capability"),
+                    },
+                )
+                t["total"] += int(ad.get("TotalSlotGPUs") or 0)
+                t["free"] += int(ad.get("GPUs") or 0)
+        st = BackendStatus(
+            self.name,
+            available=bool(ads),
+            reason="" if ads else "the pool has no execute slots",
+            capabilities={"hold": True, "gpus": True, "gpu_constraints": True, "logs": "live"},
+            resources={
+                "slots": len(ads),
+                "cpus_free": sum(int(ad.get("Cpus") or 0) for ad in ads),
+                "memory_free_mb": sum(int(ad.get("Memory") or 0) for ad in ads),
+                "gpus_total": sum(t["total"] for t in gpu_types.values()),
+                "gpus_free": sum(t["free"] for t in gpu_types.values()),
+                "gpu_types": list(gpu_types.values()),
+            },
+        )
+        self._status = (time.monotonic(), st)
+        return st
+
+    # -- submit -------------------------------------------------------------------------
+    def write_wrapper(self, job: Job, staged: Path, env: Environment) -> None:
+        """The worker-side entry: set up the environment, then run runner.py (all quoted)."""
+        q = shlex.quote
+        lines = [
+            "#!/bin/sh",
+            f"# swan-ml-ext job {job.id}, environment {env.name}",
+            "mkdir -p output",
+        ]
+        if env.setup:
+            lines.append(env.setup)
+        runner_args = [
+            "runner.py", "--notebook", "notebook.ipynb", "--parameters", "params.json",
+            "--output", "output", "--inputs", "inputs", "--kernel", job.kernel_name,
+            "--job-id", job.id, "--environment", env.name,
+        ]
+        lines.append(f"exec {q(env.python)} " + " ".join(q(a) for a in runner_args))
+        path = staged / WRAPPER
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o755)
+
+    def submit_description(self, job: Job, staged: Path) -> dict[str, str]:
+        """Only values we generate: validated integers, our ids, our paths. No user text."""
+        r = job.resources
+        names = ["notebook.ipynb", "params.json", "runner.py"]
+        if (staged / "inputs").is_dir():
+            names.append("inputs")
+        # Absolute: spooling reads the files from the submitting process, whatever its cwd.
+        inputs = [str(staged / n) for n in names]
+        desc = {
+            "universe": "vanilla",
+            "executable": str(staged / WRAPPER),
+            "transfer_executable": "true",
+            "initialdir": str(staged),
+            "should_transfer_files": "YES",
+            "when_to_transfer_output": "ON_EXIT_OR_EVICT",
+            "transfer_input_files": ",".join(inputs),
+            "transfer_output_files": "output",
+            "output": "stdout.txt",
+            "error": "stderr.txt",
+            "request_cpus": str(int(r.cpus)),
+            "request_memory": f"{int(r.memory_mb)}M",
+            "request_disk": f"{int(r.disk_mb)}M",
+            "batch_name": f"swan-ml-{job.id}",
+            "+SwanML": "true",
+            "+SwanMLJobId": f'"{job.id}"',
+            "+WantIOProxy": "true",
+        }
+        if r.gpus:
+            desc["request_gpus"] = str(int(r.gpus))
+            req = []
+            if r.gpu_memory_mb:
+                req.append(f"GlobalMemoryMb >= {int(r.gpu_memory_mb)}")
+            if r.gpu_capability:
+                req.append(f"Capability >= {float(r.gpu_capability)!r}")
+            if req:
+                desc["require_gpus"] = " && ".join(req)
+        if r.max_runtime_s:
+            desc["allowed_execute_duration"] = str(int(r.max_runtime_s))
+        return desc
+
+    def submit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
+        self.write_wrapper(job, staged, environment)
+        sub = self._htcondor.Submit(self.submit_description(job, staged))
+
+        def do(schedd: Any) -> int:
+            result = schedd.submit(sub, spool=True)
+            schedd.spool(result)
+            return int(result.cluster())
+
+        cluster = self._call(do)
+        return {"cluster_id": cluster, "schedd": self.schedd_name or None}
+
+    # -- monitor ------------------------------------------------------------------------
+    def poll(self, jobs: list[Job]) -> dict[str, Update]:
+        if not jobs:
+            return {}
+        wanted = {j.id: j for j in jobs}
+        self.queries += 1
+        ads = self._call(
+            lambda s: s.query(constraint="SwanML =?= true", projection=PROJECTION)
+        )
+        found = {ad.get("SwanMLJobId"): ad for ad in ads if ad.get("SwanMLJobId") in wanted}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            ids = ", ".join(json.dumps(i) for i in missing)
+            hist = self._call(
+                lambda s: list(
+                    s.history(
+                        constraint=f"member(SwanMLJobId, {{{ids}}})",
+                        projection=PROJECTION,
+                        match=len(missing),
+                    )
+                )
+            )
+            for ad in hist:
+                found.setdefault(ad.get("SwanMLJobId"), ad)
+        updates = {}
+        for job_id, job in wanted.items():
+            ad = found.get(job_id)
+            if ad is not None:
+                updates[job_id] = self._update(ad)
+            elif job.engine_ref.get("cluster_id") is not None:
+                updates[job_id] = Update(
+                    job.state, message="not found in the schedd's queue or history (yet)"
+                )
+        return updates
+
+    def _update(self, ad: Any) -> Update:
+        status = int(ad.get("JobStatus") or 0)
+        start = ad.get("JobCurrentStartDate") or ad.get("JobStartDate")
+        started = float(start) if isinstance(start, int) and start > 0 else None
+        ref = {"cluster_id": int(ad["ClusterId"])}
+        host = ad.get("RemoteHost")
+        if isinstance(host, str):
+            ref["execute_host"] = host
+        gpus = ad.get("AssignedGPUs")
+        if isinstance(gpus, str):
+            ref["assigned_gpus"] = gpus
+        progress = None
+        prog = _b64(ad.get("SwanMLProgress"))
+        if prog and "/" in prog:
+            done, total = prog.split("/", 1)
+            if done.isdigit() and total.isdigit():
+                progress = {"cells_done": int(done), "cells_total": int(total)}
+        u = Update(JobState.PENDING, progress=progress, started_at=started, engine_ref=ref)
+        if status == 1:
+            why = _classad_str(ad.get("LastRejMatchReason"))
+            u.message = f"idle: {why}" if why else "idle: waiting for a matching slot"
+        elif status in (2, 6, 7):
+            u.state = JobState.RUNNING
+            u.message = {6: "transferring output", 7: "suspended"}.get(status, "")
+        elif status == 5:
+            code = ad.get("HoldReasonCode")
+            if code == SPOOLING_INPUT:
+                u.message = "transferring input files"
+            else:
+                u.state = JobState.HELD
+                u.message = _classad_str(ad.get("HoldReason")) or "held"
+        elif status == 3:
+            u.state = JobState.CANCELLED
+            u.message = _classad_str(ad.get("RemoveReason")) or "removed"
+            u.finished_at = float(ad.get("EnteredCurrentStatus") or time.time())
+        elif status == 4:
+            done_at = ad.get("CompletionDate") or ad.get("EnteredCurrentStatus")
+            u.finished_at = float(done_at) if isinstance(done_at, int) and done_at else time.time()
+            result = {}
+            raw = _b64(ad.get("SwanMLResult"))
+            if raw:
+                try:
+                    result = json.loads(raw)
+                except ValueError:
+                    result = {}
+            if ad.get("ExitBySignal") is True:
+                u.state = JobState.FAILED
+                u.message = f"killed by signal {ad.get('ExitSignal')}"
+            elif ad.get("ExitCode") == 0:
+                u.state = JobState.COMPLETED
+            else:
+                u.state = JobState.FAILED
+                u.message = result.get("message") or (
+                    f"the job exited with code {ad.get('ExitCode')}"
+                    + (" (the environment's python was not found)" if ad.get("ExitCode") == 127
+                       else "")
+                )
+        return u
+
+    def fetch(self, job: Job, staged: Path) -> None:
+        cid = int(job.engine_ref["cluster_id"])
+        self._call(lambda s: s.retrieve(f"ClusterId == {cid}"))
+
+    # -- actions ------------------------------------------------------------------------
+    def _act(self, job: Job, action: str, reason: str) -> None:
+        cid = int(job.engine_ref.get("cluster_id", -1))
+        if cid < 0:
+            raise Conflict("the job has not reached the schedd yet")
+        act = getattr(self._htcondor.JobAction, action)
+        res = self._call(lambda s: s.act(act, f"ClusterId == {cid}", reason=reason))
+        if int(res.get("TotalSuccess", 0)) < 1:
+            raise Conflict(f"HTCondor refused to {action.lower()} job {job.id} in its state")
+
+    def cancel(self, job: Job) -> None:
+        self._act(job, "Remove", "cancelled by the user (swan-ml-ext)")
+
+    def hold(self, job: Job) -> None:
+        self._act(job, "Hold", "held by the user (swan-ml-ext)")
+
+    def release(self, job: Job) -> None:
+        self._act(job, "Release", "released by the user (swan-ml-ext)")
+
+    def logs(self, job: Job, staged: Path) -> Logs:
+        if not job.state.final and job.engine_ref.get("cluster_id") is not None:
+            cid = int(job.engine_ref["cluster_id"])
+            ads = self._call(
+                lambda s: s.query(f"ClusterId == {cid}", projection=["SwanMLLogTail"])
+            )
+            if ads:
+                return Logs(stdout=_b64(ads[0].get("SwanMLLogTail")) or "", stderr="", live=True)
+        return Logs(
+            stdout=_read(staged / "stdout.txt"), stderr=_read(staged / "stderr.txt"), live=False
+        )
+
+
+def _read(p: Path) -> str:
+    try:
+        return p.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""

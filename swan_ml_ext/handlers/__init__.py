@@ -1,0 +1,17 @@
+"""Tornado handlers, one module per resource."""
+
+from .backends import BackendsHandler, OpenAPIHandler
+from .jobs import JobActionHandler, JobHandler, JobLogsHandler, JobsHandler
+
+JOB_ID = r"(?P<job_id>[^/]+)"
+
+
+def routes(prefix: str = "/swan-ml-ext") -> list[tuple[str, type]]:
+    return [
+        (rf"{prefix}/backends", BackendsHandler),
+        (rf"{prefix}/openapi.json", OpenAPIHandler),
+        (rf"{prefix}/jobs", JobsHandler),
+        (rf"{prefix}/jobs/{JOB_ID}", JobHandler),
+        (rf"{prefix}/jobs/{JOB_ID}/(?P<action>hold|release)", JobActionHandler),
+        (rf"{prefix}/jobs/{JOB_ID}/logs", JobLogsHandler),
+    ]

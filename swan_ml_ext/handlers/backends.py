@@ -1,0 +1,44 @@
+"""/swan-ml-ext/backends and /swan-ml-ext/openapi.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .base import SwanMLHandler
+
+OPENAPI = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    return yaml.safe_load(OPENAPI.read_text())
+
+
+class BackendsHandler(SwanMLHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        service = self.service
+        statuses = await service.backend_statuses()
+        self.reply(
+            {
+                "backends": [s.to_json() for s in statuses],
+                "default_backend": service.default_backend,
+                "environments": [e.to_json() for e in service.environments.values()],
+                "limits": asdict(service.limits),
+            }
+        )
+
+
+class OpenAPIHandler(SwanMLHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(openapi_document())

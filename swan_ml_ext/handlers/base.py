@@ -1,0 +1,60 @@
+"""Thin handlers: parse, authorize, call the service, shape JSON. Errors → JSON in one place."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+
+from ..jobs.model import InvalidRequest, SwanMLError
+from ..jobs.service import JobService
+
+
+class SwanMLHandler(ExtensionHandlerMixin, APIHandler):
+    auth_resource = "swan_ml_ext"
+
+    @property
+    def service(self) -> JobService:
+        return self.settings["swan_ml_ext_service"]
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(self.request.body or b"")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidRequest(f"the request body is not JSON: {e}") from e
+
+    def int_arg(self, name: str, default: int | None, lo: int, hi: int) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidRequest(f"'{name}' must be an integer, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise InvalidRequest(f"'{name}' must be between {lo} and {hi}, got {value}")
+        return value
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, SwanMLError):
+            self.set_status(exc.status)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"message": exc.message}))
+            return
+        super().write_error(status_code, **kwargs)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, SwanMLError):
+            # A caller's mistake or an engine outage, said in the reply: no traceback.
+            self.log.info("swan-ml: %s %s -> %s: %s", self.request.method, self.request.path,
+                          value.status, value.message)
+            return
+        super().log_exception(typ, value, tb)

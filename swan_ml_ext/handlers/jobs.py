@@ -1,0 +1,58 @@
+"""/swan-ml-ext/jobs and /swan-ml-ext/jobs/{id}[/hold|/release|/logs]."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .base import SwanMLHandler
+
+
+class JobsHandler(SwanMLHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        states = [s for arg in self.get_query_arguments("state") for s in arg.split(",") if s]
+        page = await self.service.list(
+            backend=self.get_query_argument("backend", None),
+            states=states or None,
+            limit=self.int_arg("limit", 25, 1, 500) or 25,
+            page_token=self.get_query_argument("page_token", None),
+        )
+        self.reply(page)
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        user = self.current_user
+        owner = getattr(user, "username", "") or ""
+        job, created = await self.service.submit(self.json_body(), owner=owner)
+        self.reply(job.to_json(), status=201 if created else 200)
+
+
+class JobHandler(SwanMLHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        self.reply((await self.service.get(job_id)).to_json())
+
+    @web.authenticated
+    @authorized
+    async def delete(self, job_id: str) -> None:
+        self.reply((await self.service.cancel(job_id)).to_json())
+
+
+class JobActionHandler(SwanMLHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str, action: str) -> None:
+        act = self.service.hold if action == "hold" else self.service.release
+        self.reply((await act(job_id)).to_json())
+
+
+class JobLogsHandler(SwanMLHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        tail = self.int_arg("tail", None, 0, 1_000_000)
+        self.reply(await self.service.logs(job_id, tail))

@@ -1,0 +1,1 @@
+"""The engine-free core: job model, validation, store, service and monitor."""

@@ -1,0 +1,156 @@
+"""The one job model shared by REST, magics, CLI and UI. No tornado, no engines."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class JobState(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    HELD = "held"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
+ACTIVE_STATES = frozenset(set(JobState) - FINAL_STATES)
+
+
+class SwanMLError(Exception):
+    """A domain error with the HTTP status that describes it to a caller."""
+
+    status = 500
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(SwanMLError):
+    status = 400
+
+
+class NotFound(SwanMLError):
+    status = 404
+
+
+class Conflict(SwanMLError):
+    status = 409
+
+
+class BackendUnavailable(SwanMLError):
+    status = 503
+
+
+@dataclass
+class Resources:
+    cpus: int = 1
+    memory_mb: int = 2048
+    gpus: int = 0
+    disk_mb: int = 4096
+    gpu_memory_mb: int | None = None
+    gpu_capability: float | None = None
+    max_runtime_s: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class JobSpec:
+    """A validated submission."""
+
+    notebook: str  # path relative to the server root, '/'-separated
+    backend: str
+    parameters: dict[str, Any]
+    resources: Resources
+    environment: str
+    name: str
+    kernel_name: str
+    inputs: list[str] = field(default_factory=list)
+    idempotency_key: str | None = None
+
+
+@dataclass
+class Job:
+    id: str
+    name: str
+    backend: str
+    state: JobState
+    notebook: str
+    parameters: dict[str, Any]
+    resources: Resources
+    environment: str
+    kernel_name: str = "python3"
+    inputs: list[str] = field(default_factory=list)
+    engine_ref: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    progress: dict[str, int] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    owner: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The public REST shape (see openapi.yaml)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "backend": self.backend,
+            "state": self.state.value,
+            "notebook": self.notebook,
+            "parameters": self.parameters,
+            "resources": self.resources.to_json(),
+            "environment": self.environment,
+            "kernel_name": self.kernel_name,
+            "inputs": self.inputs,
+            "engine_ref": self.engine_ref,
+            "message": self.message,
+            "progress": self.progress,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "outputs": self.outputs,
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything, for the store."""
+        d = asdict(self)
+        d["state"] = self.state.value
+        return d
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Job:
+        d = dict(d)
+        d["state"] = JobState(d["state"])
+        d["resources"] = Resources(**d["resources"])
+        return cls(**d)
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+@dataclass
+class Update:
+    """What a backend learned about one job in a poll."""
+
+    state: JobState
+    message: str = ""
+    progress: dict[str, int] | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    engine_ref: dict[str, Any] | None = None

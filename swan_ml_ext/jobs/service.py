@@ -1,0 +1,320 @@
+"""JobService: the one entry point for REST, magics, CLI and the monitor. No tornado."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+
+from ..backends.base import Backend, BackendStatus
+from .model import (
+    FINAL_STATES,
+    Conflict,
+    InvalidRequest,
+    Job,
+    JobState,
+    NotFound,
+    Update,
+)
+from .spec import Environment, Limits, parse_spec
+from .store import JobStore
+
+RUNNER = Path(__file__).resolve().parent.parent / "runner.py"
+EventSink = Callable[[Job, "JobState | None"], None]
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        backends: dict[str, Backend],
+        environments: dict[str, Environment],
+        limits: Limits,
+        root_dir: str | Path,
+        staging_root: str | Path,
+        output_dir: str,
+        default_backend: str = "condor",
+        emit: EventSink | None = None,
+        log: logging.Logger | None = None,
+    ):
+        self.store = store
+        self.backends = backends
+        self.environments = environments
+        self.limits = limits
+        self.root_dir = Path(root_dir).resolve()
+        self.staging_root = Path(staging_root)
+        self.output_dir = output_dir.strip("/")
+        self.default_backend = default_backend
+        self.emit = emit or (lambda job, previous: None)
+        self.log = log or logging.getLogger(__name__)
+        self.wake: Callable[[], None] = lambda: None  # set by the monitor
+
+    # -- reads --------------------------------------------------------------------------
+    async def backend_statuses(self) -> list[BackendStatus]:
+        return [await to_thread.run_sync(b.status) for b in self.backends.values()]
+
+    async def get(self, job_id: str) -> Job:
+        job = await to_thread.run_sync(self.store.get, job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return job
+
+    async def list(
+        self,
+        *,
+        backend: str | None,
+        states: list[str] | None,
+        limit: int,
+        page_token: str | None,
+    ) -> dict[str, Any]:
+        if backend is not None and backend not in self.backends:
+            raise InvalidRequest(f"unknown backend {backend!r}")
+        valid = {s.value for s in JobState}
+        for s in states or []:
+            if s not in valid:
+                raise InvalidRequest(f"unknown state {s!r}; one of: {', '.join(sorted(valid))}")
+        before = None
+        if page_token:
+            if not page_token.isdigit():
+                raise InvalidRequest("invalid page_token")
+            before = int(page_token)
+        rows, total = await to_thread.run_sync(
+            lambda: self.store.list(backend=backend, states=states, limit=limit, before_seq=before)
+        )
+        next_token = str(rows[-1][0]) if len(rows) == limit and rows[-1][0] > 1 else None
+        return {
+            "jobs": [job.to_json() for _, job in rows],
+            "total": total,
+            "next_page_token": next_token,
+        }
+
+    # -- submit -------------------------------------------------------------------------
+    async def submit(self, body: Any, owner: str = "") -> tuple[Job, bool]:
+        """Returns (job, created). A retried POST with the same idempotency_key → same job."""
+        key = body.get("idempotency_key") if isinstance(body, dict) else None
+        if isinstance(key, str) and key:
+            existing = await to_thread.run_sync(self.store.by_idempotency_key, key)
+            if existing is not None:
+                return existing, False
+        spec = await to_thread.run_sync(
+            lambda: parse_spec(
+                body,
+                root_dir=self.root_dir,
+                backends=list(self.backends),
+                environments=self.environments,
+                limits=self.limits,
+                default_backend=self.default_backend,
+            )
+        )
+        job = Job(
+            id=uuid.uuid4().hex[:12],
+            name=spec.name,
+            backend=spec.backend,
+            state=JobState.PENDING,
+            notebook=spec.notebook,
+            parameters=spec.parameters,
+            resources=spec.resources,
+            environment=spec.environment,
+            kernel_name=spec.kernel_name,
+            inputs=spec.inputs,
+            idempotency_key=spec.idempotency_key,
+            owner=owner,
+            message="submitting",
+        )
+        staged = self.staging_root / job.id
+        backend = self.backends[job.backend]
+        await to_thread.run_sync(self._stage, job, staged)
+        try:
+            await to_thread.run_sync(self.store.insert, job)
+        except Conflict:
+            # Same idempotency key raced us: answer with the job that won.
+            await to_thread.run_sync(shutil.rmtree, staged, True)
+            winner = await to_thread.run_sync(self.store.by_idempotency_key, key)
+            if winner is None:
+                raise
+            return winner, False
+        try:
+            job.engine_ref = await to_thread.run_sync(
+                backend.submit, job, staged, self.environments[job.environment]
+            )
+        except BaseException:
+            # Never leave a half-created job: no row, no staging folder.
+            await to_thread.run_sync(self.store.delete, job.id)
+            await to_thread.run_sync(shutil.rmtree, staged, True)
+            raise
+        job.message = "submitted"
+        await to_thread.run_sync(self.store.update, job)
+        self.emit(job, None)
+        self.wake()
+        return job, True
+
+    def _stage(self, job: Job, staged: Path) -> None:
+        """Snapshot the notebook, its inputs, the parameters and the runner."""
+        staged.mkdir(parents=True, exist_ok=False)
+        shutil.copy2(self.root_dir / job.notebook, staged / "notebook.ipynb")
+        (staged / "params.json").write_text(json.dumps(job.parameters))
+        shutil.copy2(RUNNER, staged / "runner.py")
+        nb_dir = Path(job.notebook).parent
+        for rel in job.inputs:
+            p = Path(rel)
+            target = p.relative_to(nb_dir) if nb_dir in p.parents else Path(p.name)
+            dest = staged / "inputs" / target
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.root_dir / rel, dest)
+
+    # -- actions ------------------------------------------------------------------------
+    async def cancel(self, job_id: str) -> Job:
+        job = await self._active(job_id, "cancel")
+        await to_thread.run_sync(self.backends[job.backend].cancel, job)
+        previous = job.state
+        job.state = JobState.CANCELLED
+        job.message = "cancelled by the user"
+        job.finished_at = time.time()
+        await to_thread.run_sync(self.store.update, job)
+        self.emit(job, previous)
+        return job
+
+    async def hold(self, job_id: str) -> Job:
+        return await self._hold_release(job_id, "hold")
+
+    async def release(self, job_id: str) -> Job:
+        return await self._hold_release(job_id, "release")
+
+    async def _hold_release(self, job_id: str, verb: str) -> Job:
+        job = await self._active(job_id, verb)
+        backend = self.backends[job.backend]
+        if not backend.supports_hold:
+            raise Conflict(f"the {job.backend} backend cannot {verb} jobs")
+        if verb == "release" and job.state != JobState.HELD:
+            raise Conflict(f"job {job_id} is {job.state.value}, not held")
+        if verb == "hold" and job.state == JobState.HELD:
+            raise Conflict(f"job {job_id} is already held")
+        await to_thread.run_sync(getattr(backend, verb), job)
+        previous = job.state
+        if verb == "hold":
+            job.state, job.message = JobState.HELD, "held by the user"
+        else:
+            job.state, job.message = JobState.PENDING, "released; waiting for a slot"
+        await to_thread.run_sync(self.store.update, job)
+        self.emit(job, previous)
+        self.wake()
+        return job
+
+    async def _active(self, job_id: str, verb: str) -> Job:
+        job = await self.get(job_id)
+        if job.state.final:
+            raise Conflict(f"cannot {verb} job {job_id}: it is already {job.state.value}")
+        return job
+
+    async def logs(self, job_id: str, tail: int | None) -> dict[str, Any]:
+        job = await self.get(job_id)
+        logs = await to_thread.run_sync(
+            self.backends[job.backend].logs, job, self.staging_root / job.id
+        )
+
+        def cut(text: str) -> str:
+            if tail is None:
+                return text
+            lines = text.splitlines(keepends=True)
+            return "".join(lines[-tail:]) if tail else ""
+
+        return {
+            "id": job.id,
+            "state": job.state.value,
+            "live": logs.live,
+            "stdout": cut(logs.stdout),
+            "stderr": cut(logs.stderr),
+        }
+
+    # -- monitor side -------------------------------------------------------------------
+    async def apply(self, job: Job, update: Update) -> None:
+        """Record what the engine says; on a final state fetch outputs first."""
+        previous = job.state
+        changed = update.state != job.state
+        if update.progress:
+            changed |= update.progress != job.progress
+            job.progress = update.progress
+        if update.engine_ref:
+            merged = {**job.engine_ref, **update.engine_ref}
+            changed |= merged != job.engine_ref
+            job.engine_ref = merged
+        if update.started_at and job.started_at is None:
+            job.started_at, changed = update.started_at, True
+        if update.state in (JobState.COMPLETED, JobState.FAILED):
+            await self._finish(job, update)
+        else:
+            if update.message != job.message:
+                job.message, changed = update.message, True
+            if update.state in FINAL_STATES and job.finished_at is None:
+                job.finished_at = update.finished_at or time.time()
+            job.state = update.state
+        if changed or job.state != previous:
+            await to_thread.run_sync(self.store.update, job)
+        if job.state != previous:
+            self.emit(job, previous)
+
+    async def _finish(self, job: Job, update: Update) -> None:
+        staged = self.staging_root / job.id
+        job.finished_at = update.finished_at or time.time()
+        job.state, job.message = update.state, update.message
+        try:
+            if not (staged / "output" / "result.json").exists():
+                await to_thread.run_sync(self.backends[job.backend].fetch, job, staged)
+            job.outputs = await to_thread.run_sync(self._publish, job, staged)
+        except Exception as e:  # the job did finish; say why its outputs are missing
+            self.log.warning("swan-ml: outputs of job %s could not be fetched: %s", job.id, e)
+            job.engine_ref["fetch_error"] = str(e)
+            job.message = (job.message + "; " if job.message else "") + (
+                f"outputs could not be fetched: {e}"
+            )
+            return
+        result = _read_json(staged / "output" / "result.json")
+        if result.get("status") == "completed" and job.state == JobState.FAILED:
+            job.message = job.message or "the job failed after the notebook completed"
+        elif result.get("status") in ("failed", "error"):
+            job.state = JobState.FAILED
+            job.message = result.get("message") or job.message
+        if result.get("assigned_gpus"):
+            job.engine_ref.setdefault("assigned_gpus", result["assigned_gpus"])
+        if job.state == JobState.COMPLETED and job.progress.get("cells_total"):
+            job.progress = {**job.progress, "cells_done": job.progress["cells_total"]}
+
+    def _publish(self, job: Job, staged: Path) -> dict[str, Any]:
+        """Copy the executed notebook and created files into the workspace folder."""
+        out = staged / "output"
+        stem = Path(job.notebook).stem
+        rel_dir = f"{self.output_dir}/{stem}-{job.id}" if self.output_dir else f"{stem}-{job.id}"
+        dest = self.root_dir / rel_dir
+        dest.mkdir(parents=True, exist_ok=True)
+        outputs: dict[str, Any] = {"folder": rel_dir, "notebook": None, "files": []}
+        if (out / "notebook.ipynb").exists():
+            shutil.copy2(out / "notebook.ipynb", dest / f"{stem}.ipynb")
+            outputs["notebook"] = f"{rel_dir}/{stem}.ipynb"
+        files = out / "files"
+        if files.is_dir():
+            for p in sorted(files.rglob("*")):
+                if p.is_file():
+                    rel = p.relative_to(files)
+                    (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(p, dest / rel)
+                    outputs["files"].append(f"{rel_dir}/{rel.as_posix()}")
+        for name in ("stdout.txt", "stderr.txt"):
+            if (staged / name).exists():
+                shutil.copy2(staged / name, dest / name)
+        return outputs
+
+
+def _read_json(p: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(p.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,269 @@
+"""Runs one notebook on the worker (batch node, pod or driver). No server imports.
+
+    python runner.py --notebook notebook.ipynb --parameters params.json --output output \
+        [--inputs inputs] [--kernel python3] [--job-id ID] [--environment NAME]
+
+Executes with papermill (typed parameters injected after the `parameters`-tagged cell by
+papermill's own translators), writes `output/notebook.ipynb` even when a cell fails, files the
+notebook created under `output/files/`, and `output/result.json`. While it runs it reports
+progress (cells done/total) and the tail of stdout/stderr through HTCondor chirp when the job
+has an IO proxy; elsewhere the reporter is silent. Exit status: 0 completed, 1 a cell failed,
+2 the run could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+TAIL_BYTES = 2000  # one chirp command is limited to 5,120 bytes; base64 grows by 4/3
+
+
+class Reporter:
+    """Pushes progress and a log tail to the job ad (chirp); no-op without an IO proxy."""
+
+    def __init__(self) -> None:
+        self._chirp: Any = None
+        self._lock = threading.Lock()
+        self._tail = bytearray()
+        self._sent: dict[str, str] = {}
+        if os.environ.get("_CONDOR_CHIRP_CONFIG") or Path(".chirp.config").exists():
+            try:
+                from htchirp import HTChirp
+
+                self._chirp = HTChirp()
+                self._chirp.connect()
+            except Exception as e:  # reporting is best effort, the run is what matters
+                print(f"[swan-ml] progress reporting disabled: {e}", file=sys.stderr)
+                self._chirp = None
+
+    def add_output(self, data: bytes) -> None:
+        with self._lock:
+            self._tail += data
+            del self._tail[:-TAIL_BYTES]
+
+    def set(self, attr: str, value: str) -> None:
+        """value is a Python string, sent as a ClassAd string via base64 (no quoting issues)."""
+        if self._chirp is None or self._sent.get(attr) == value:
+            return
+        encoded = base64.b64encode(value.encode()).decode()
+        try:
+            with self._lock:
+                self._chirp.set_job_attr(attr, f'"{encoded}"')
+            self._sent[attr] = value
+        except Exception as e:
+            print(f"[swan-ml] chirp {attr} failed: {e}", file=sys.stderr)
+
+    def flush_tail(self) -> None:
+        with self._lock:
+            tail = bytes(self._tail).decode("utf-8", "replace")
+        self.set("SwanMLLogTail", tail)
+
+    def close(self) -> None:
+        if self._chirp is not None:
+            try:
+                self._chirp.disconnect()
+            except Exception as e:
+                print(f"[swan-ml] chirp disconnect: {e}", file=sys.stderr)
+
+
+class Tee:
+    """A text stream that writes through and keeps a tail for the reporter."""
+
+    def __init__(self, stream: Any, reporter: Reporter) -> None:
+        self.stream = stream
+        self.reporter = reporter
+
+    def write(self, s: str) -> int:
+        self.stream.write(s)
+        self.stream.flush()
+        self.reporter.add_output(s.encode("utf-8", "replace"))
+        return len(s)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _files_snapshot(root: Path) -> dict[str, float]:
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_mtime
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notebook", required=True)
+    ap.add_argument("--parameters", required=True)
+    ap.add_argument("--output", required=True)
+    ap.add_argument("--inputs", default=None)
+    ap.add_argument("--kernel", default=None)
+    ap.add_argument("--job-id", default="")
+    ap.add_argument("--environment", default="")
+    ap.add_argument("--workdir", default="work")
+    args = ap.parse_args(argv)
+
+    started = time.time()
+    out = Path(args.output)
+    (out / "files").mkdir(parents=True, exist_ok=True)
+    work = Path(args.workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    if args.inputs and Path(args.inputs).is_dir():
+        shutil.copytree(args.inputs, work, dirs_exist_ok=True)
+    before = _files_snapshot(work)
+    params = json.loads(Path(args.parameters).read_text())
+    reporter = Reporter()
+    result: dict[str, Any] = {
+        "job_id": args.job_id,
+        "environment": args.environment,
+        "execute_host": socket.gethostname(),
+        "assigned_gpus": os.environ.get("CUDA_VISIBLE_DEVICES")
+        or os.environ.get("_CONDOR_AssignedGPUs")
+        or "",
+        "python": sys.executable,
+        "parameters": params,
+        "started_at": started,
+    }
+    executed = out / "notebook.ipynb"
+    status = run_notebook(args, params, work, executed, reporter, result)
+    result["finished_at"] = time.time()
+    result["status"] = status
+    _add_provenance(executed, result)
+    for rel, mtime in _files_snapshot(work).items():
+        if before.get(rel) != mtime:
+            dest = out / "files" / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(work / rel, dest)
+    (out / "result.json").write_text(json.dumps(result, indent=1, default=str))
+    reporter.set("SwanMLResult", json.dumps({k: result.get(k) for k in ("status", "message")}))
+    reporter.flush_tail()
+    reporter.close()
+    return {"completed": 0, "failed": 1}.get(status, 2)
+
+
+def run_notebook(
+    args: argparse.Namespace,
+    params: dict[str, Any],
+    work: Path,
+    executed: Path,
+    reporter: Reporter,
+    result: dict[str, Any],
+) -> str:
+    try:
+        import nbformat
+        import papermill as pm
+        from papermill.engines import NBClientEngine, papermill_engines
+        from papermill.exceptions import PapermillExecutionError
+    except ImportError as e:
+        result["message"] = f"the environment cannot run notebooks: {e}"
+        print(result["message"], file=sys.stderr)
+        return "error"
+
+    source = nbformat.read(args.notebook, as_version=4)
+    original_ids = [c.get("id") for c in source.cells]
+
+    class ProgressEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            total = sum(1 for c in nb_man.nb.cells if c.cell_type == "code")
+            done = 0
+            reporter.set("SwanMLProgress", f"0/{total}")
+            complete = nb_man.cell_complete
+
+            def cell_complete(cell: Any, cell_index: Any = None, **kw: Any) -> Any:
+                nonlocal done
+                r = complete(cell, cell_index=cell_index, **kw)
+                if cell.cell_type == "code":
+                    done += 1
+                    reporter.set("SwanMLProgress", f"{done}/{total}")
+                    reporter.flush_tail()
+                return r
+
+            nb_man.cell_complete = cell_complete
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register("swan-ml", ProgressEngine)
+    stop = threading.Event()
+
+    def tail_pusher() -> None:
+        while not stop.wait(2.0):
+            reporter.flush_tail()
+
+    pusher = threading.Thread(target=tail_pusher, daemon=True)
+    pusher.start()
+    stdout, stderr = Tee(sys.stdout, reporter), Tee(sys.stderr, reporter)
+    try:
+        pm.execute_notebook(
+            args.notebook,
+            str(executed),
+            parameters=params,
+            kernel_name=args.kernel,
+            cwd=str(work),
+            engine_name="swan-ml",
+            progress_bar=False,
+            stdout_file=stdout,
+            stderr_file=stderr,
+            # ipykernel sometimes ignores a graceful shutdown and costs ~2.5 s; outputs are
+            # saved by then, so stop it at once.
+            shutdown_kernel="immediate",
+        )
+        result["message"] = ""
+        return "completed"
+    except PapermillExecutionError as e:
+        result["message"] = _cell_message(e, executed, original_ids)
+        result["ename"], result["evalue"] = e.ename, e.evalue
+        print(result["message"], file=sys.stderr)
+        return "failed"
+    except Exception as e:
+        result["message"] = f"the notebook could not run: {type(e).__name__}: {e}"
+        print(result["message"], file=sys.stderr)
+        return "failed" if executed.exists() else "error"
+    finally:
+        stop.set()
+
+
+def _cell_message(e: Any, executed: Path, original_ids: list[Any]) -> str:
+    """Name the failing cell as the user sees it in the original notebook (1-based)."""
+    number = None
+    try:
+        import nbformat
+
+        for cell in nbformat.read(str(executed), as_version=4).cells:
+            errored = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            if errored and cell.get("id") in original_ids:
+                number = original_ids.index(cell.get("id")) + 1
+    except Exception as err:  # the message must not depend on this nicety
+        print(f"[swan-ml] could not map the failing cell: {err}", file=sys.stderr)
+    where = f"cell {number}" if number else f"cell index {e.cell_index}"
+    count = f" [{e.exec_count}]" if e.exec_count else ""
+    return f"{where}{count} raised {e.ename}: {e.evalue}"
+
+
+def _add_provenance(executed: Path, result: dict[str, Any]) -> None:
+    if not executed.exists():
+        return
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    nb.metadata["swan_ml"] = {
+        k: result.get(k)
+        for k in (
+            "job_id", "environment", "execute_host", "assigned_gpus", "parameters",
+            "started_at", "finished_at", "status", "message", "python",
+        )
+    }
+    nbformat.write(nb, str(executed))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
