@@ -100,9 +100,7 @@ class SwanMLApp(ExtensionApp):
         config=True
     )
     max_gpus = Int(2, help="Largest resources.gpus a job may request.").tag(config=True)
-    max_disk_mb = Int(102400, help="Largest resources.disk_mb a job may request.").tag(
-        config=True
-    )
+    max_disk_mb = Int(102400, help="Largest resources.disk_mb a job may request.").tag(config=True)
     max_runtime_s = Int(
         7 * 24 * 3600, help="Largest resources.max_runtime_s a job may request."
     ).tag(config=True)

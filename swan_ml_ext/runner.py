@@ -95,9 +95,7 @@ class Tee:
 
 def _files_snapshot(root: Path) -> dict[str, float]:
     return {
-        p.relative_to(root).as_posix(): p.stat().st_mtime
-        for p in root.rglob("*")
-        if p.is_file()
+        p.relative_to(root).as_posix(): p.stat().st_mtime for p in root.rglob("*") if p.is_file()
     }
 
 
@@ -258,8 +256,16 @@ def _add_provenance(executed: Path, result: dict[str, Any]) -> None:
     nb.metadata["swan_ml"] = {
         k: result.get(k)
         for k in (
-            "job_id", "environment", "execute_host", "assigned_gpus", "parameters",
-            "started_at", "finished_at", "status", "message", "python",
+            "job_id",
+            "environment",
+            "execute_host",
+            "assigned_gpus",
+            "parameters",
+            "started_at",
+            "finished_at",
+            "status",
+            "message",
+            "python",
         )
     }
     nbformat.write(nb, str(executed))

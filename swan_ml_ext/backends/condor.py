@@ -15,18 +15,35 @@ from traitlets import Float, Unicode, default
 
 from ..jobs.model import BackendUnavailable, Conflict, Job, JobState, Update
 from ..jobs.spec import Environment
+from ..pool import client_config
 from .base import Backend, BackendStatus, Logs
 
-POOL_CLIENT_CONFIG = "/var/lib/swan-ml-ext/pool/client/condor_config"
 WRAPPER = "swan_job.sh"
 # The attributes we read in the one batched query per interval.
 PROJECTION = [
-    "ClusterId", "ProcId", "JobStatus", "ExitCode", "ExitBySignal", "ExitSignal",
-    "HoldReason", "HoldReasonCode", "HoldReasonSubCode", "RemoveReason", "LastRejMatchReason",
-    "JobCurrentStartDate", "JobStartDate", "CompletionDate", "EnteredCurrentStatus",
-    "SwanMLJobId", "SwanMLProgress", "SwanMLResult", "RemoteHost", "AssignedGPUs",
+    "ClusterId",
+    "ProcId",
+    "JobStatus",
+    "ExitCode",
+    "ExitBySignal",
+    "ExitSignal",
+    "HoldReason",
+    "HoldReasonCode",
+    "HoldReasonSubCode",
+    "RemoveReason",
+    "LastRejMatchReason",
+    "JobCurrentStartDate",
+    "JobStartDate",
+    "CompletionDate",
+    "EnteredCurrentStatus",
+    "SwanMLJobId",
+    "SwanMLProgress",
+    "SwanMLResult",
+    "RemoteHost",
+    "AssignedGPUs",
     "NumJobStarts",
 ]
+USER_HOLD = 1
 SPOOLING_INPUT = 16  # HoldReasonCode while input files are being spooled: not a real hold
 
 _config_lock = threading.Lock()
@@ -69,7 +86,7 @@ class CondorBackend(Backend):
 
     @default("condor_config")
     def _default_condor_config(self) -> str:
-        return os.environ.get("CONDOR_CONFIG") or POOL_CLIENT_CONFIG
+        return os.environ.get("CONDOR_CONFIG") or str(client_config())
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -104,7 +121,9 @@ class CondorBackend(Backend):
             return self._schedd_obj
 
     def _unreachable(self, e: Exception) -> str:
-        return f"HTCondor pool unreachable or refusing ({e}); check the pool and {self.condor_config}"
+        return (
+            f"HTCondor pool unreachable or refusing ({e}); check the pool and {self.condor_config}"
+        )
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a schedd call; on a connection failure forget the schedd and report it."""
@@ -126,8 +145,14 @@ class CondorBackend(Backend):
             ads = self._htcondor.Collector().query(
                 self._htcondor.AdTypes.Startd,
                 projection=[
-                    "Name", "Cpus", "Memory", "GPUs", "TotalSlotGPUs", "GPUs_DeviceName",
-                    "GPUs_GlobalMemoryMb", "GPUs_Capability",
+                    "Name",
+                    "Cpus",
+                    "Memory",
+                    "GPUs",
+                    "TotalSlotGPUs",
+                    "GPUs_DeviceName",
+                    "GPUs_GlobalMemoryMb",
+                    "GPUs_Capability",
                 ],
             )
         except (BackendUnavailable, self._htcondor.HTCondorException) as e:
@@ -143,7 +168,9 @@ class CondorBackend(Backend):
                 t = gpu_types.setdefault(
                     kind,
                     {
-                        "name": kind, "total": 0, "free": 0,
+                        "name": kind,
+                        "total": 0,
+                        "free": 0,
                         "memory_mb": ad.get("GPUs_GlobalMemoryMb"),
                         "capability": ad.get("GPUs_Capability"),
                     },
@@ -179,9 +206,21 @@ class CondorBackend(Backend):
         if env.setup:
             lines.append(env.setup)
         runner_args = [
-            "runner.py", "--notebook", "notebook.ipynb", "--parameters", "params.json",
-            "--output", "output", "--inputs", "inputs", "--kernel", job.kernel_name,
-            "--job-id", job.id, "--environment", env.name,
+            "runner.py",
+            "--notebook",
+            "notebook.ipynb",
+            "--parameters",
+            "params.json",
+            "--output",
+            "output",
+            "--inputs",
+            "inputs",
+            "--kernel",
+            job.kernel_name,
+            "--job-id",
+            job.id,
+            "--environment",
+            env.name,
         ]
         lines.append(f"exec {q(env.python)} " + " ".join(q(a) for a in runner_args))
         path = staged / WRAPPER
@@ -246,9 +285,7 @@ class CondorBackend(Backend):
             return {}
         wanted = {j.id: j for j in jobs}
         self.queries += 1
-        ads = self._call(
-            lambda s: s.query(constraint="SwanML =?= true", projection=PROJECTION)
-        )
+        ads = self._call(lambda s: s.query(constraint="SwanML =?= true", projection=PROJECTION))
         found = {ad.get("SwanMLJobId"): ad for ad in ads if ad.get("SwanMLJobId") in wanted}
         missing = [i for i in wanted if i not in found]
         if missing:
@@ -305,7 +342,10 @@ class CondorBackend(Backend):
                 u.message = "transferring input files"
             else:
                 u.state = JobState.HELD
-                u.message = _classad_str(ad.get("HoldReason")) or "held"
+                # htcondor2 25.x drops the reason of a user hold: say it in words ourselves.
+                u.message = _classad_str(ad.get("HoldReason")) or (
+                    "held by the user" if code == USER_HOLD else f"held (code {code})"
+                )
         elif status == 3:
             u.state = JobState.CANCELLED
             u.message = _classad_str(ad.get("RemoveReason")) or "removed"
@@ -329,8 +369,11 @@ class CondorBackend(Backend):
                 u.state = JobState.FAILED
                 u.message = result.get("message") or (
                     f"the job exited with code {ad.get('ExitCode')}"
-                    + (" (the environment's python was not found)" if ad.get("ExitCode") == 127
-                       else "")
+                    + (
+                        " (the environment's python was not found)"
+                        if ad.get("ExitCode") == 127
+                        else ""
+                    )
                 )
         return u
 
@@ -344,9 +387,19 @@ class CondorBackend(Backend):
         if cid < 0:
             raise Conflict("the job has not reached the schedd yet")
         act = getattr(self._htcondor.JobAction, action)
-        res = self._call(lambda s: s.act(act, f"ClusterId == {cid}", reason=reason))
-        if int(res.get("TotalSuccess", 0)) < 1:
-            raise Conflict(f"HTCondor refused to {action.lower()} job {job.id} in its state")
+        constraint = f"ClusterId == {cid}"
+        deadline = time.monotonic() + 10
+        while True:
+            res = self._call(lambda s: s.act(act, constraint, reason=reason))
+            if int(res.get("TotalSuccess", 0)) >= 1:
+                return
+            # Right after submit the job sits in a transient hold while its input spools:
+            # wait for that to end rather than refuse the user's action.
+            ads = self._call(lambda s: s.query(constraint, projection=["HoldReasonCode"]))
+            spooling = bool(ads) and ads[0].get("HoldReasonCode") == SPOOLING_INPUT
+            if not spooling or time.monotonic() > deadline:
+                raise Conflict(f"HTCondor refused to {action.lower()} job {job.id} in its state")
+            time.sleep(0.2)
 
     def cancel(self, job: Job) -> None:
         self._act(job, "Remove", "cancelled by the user (swan-ml-ext)")
@@ -360,9 +413,7 @@ class CondorBackend(Backend):
     def logs(self, job: Job, staged: Path) -> Logs:
         if not job.state.final and job.engine_ref.get("cluster_id") is not None:
             cid = int(job.engine_ref["cluster_id"])
-            ads = self._call(
-                lambda s: s.query(f"ClusterId == {cid}", projection=["SwanMLLogTail"])
-            )
+            ads = self._call(lambda s: s.query(f"ClusterId == {cid}", projection=["SwanMLLogTail"]))
             if ads:
                 return Logs(stdout=_b64(ads[0].get("SwanMLLogTail")) or "", stderr="", live=True)
         return Logs(

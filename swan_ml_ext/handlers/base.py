@@ -54,7 +54,12 @@ class SwanMLHandler(ExtensionHandlerMixin, APIHandler):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, SwanMLError):
             # A caller's mistake or an engine outage, said in the reply: no traceback.
-            self.log.info("swan-ml: %s %s -> %s: %s", self.request.method, self.request.path,
-                          value.status, value.message)
+            self.log.info(
+                "swan-ml: %s %s -> %s: %s",
+                self.request.method,
+                self.request.path,
+                value.status,
+                value.message,
+            )
             return
         super().log_exception(typ, value, tb)

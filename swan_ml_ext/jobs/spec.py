@@ -14,8 +14,14 @@ import nbformat
 from .model import InvalidRequest, JobSpec, Resources
 
 _FIELDS = {
-    "notebook", "backend", "parameters", "resources", "environment", "name",
-    "idempotency_key", "inputs",
+    "notebook",
+    "backend",
+    "parameters",
+    "resources",
+    "environment",
+    "name",
+    "idempotency_key",
+    "inputs",
 }
 
 
@@ -94,7 +100,12 @@ def parse_resources(raw: Any, limits: Limits) -> Resources:
     if not isinstance(raw, dict):
         raise InvalidRequest("'resources' must be an object")
     known = {
-        "cpus", "memory_mb", "gpus", "disk_mb", "gpu_memory_mb", "gpu_capability",
+        "cpus",
+        "memory_mb",
+        "gpus",
+        "disk_mb",
+        "gpu_memory_mb",
+        "gpu_capability",
         "max_runtime_s",
     }
     unknown = sorted(set(raw) - known)

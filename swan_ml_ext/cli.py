@@ -1,0 +1,118 @@
+"""`swan-ml`: the job lifecycle from a terminal, plus `swan-ml pool` for the personal pool."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from . import pool
+from .client import ClientError, SwanMLClient
+from .commands import (
+    FINAL,
+    UsageError,
+    _Exit,
+    build_parser,
+    follow_logs,
+    format_backends,
+    format_job,
+    format_jobs,
+    progress_line,
+    spec_from_args,
+    wait,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> Any:
+    p = build_parser("swan-ml")
+    sub = next(a for a in p._actions if a.dest == "verb")
+    pl = sub.add_parser("pool", help="the personal HTCondor pool (root): up, down, status")
+    pl.add_argument("action", choices=["up", "down", "status", "build"])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    except _Exit as e:
+        return e.status
+    if args.verb is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.verb == "pool":
+        return pool.run(args.action, check=False).returncode
+    try:
+        return run(args, SwanMLClient.connect(args.url, args.token))
+    except UsageError as e:
+        print(f"swan-ml: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ClientError as e:
+        print(f"swan-ml: {e.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(args: Any, client: SwanMLClient) -> int:
+    out = sys.stdout
+
+    def emit(data: Any, text: str) -> None:
+        print(json.dumps(data, indent=1) if args.json else text, file=out)
+
+    verb = args.verb
+    if verb == "submit":
+        if not args.notebook:
+            raise UsageError("submit needs a NOTEBOOK path (relative to the server root)")
+        job = client.submit(spec_from_args(args, args.notebook))
+        if not args.wait:
+            emit(job, f"submitted {progress_line(job)}")
+            return EXIT_OK
+        if not args.json:
+            print(f"submitted {job['id']}", file=out)
+        job = wait(
+            client,
+            job["id"],
+            lambda j: None if args.json else print(progress_line(j), file=out, flush=True),
+        )
+        if args.json:
+            emit(job, "")
+        elif job["outputs"].get("notebook"):
+            print(f"executed notebook: {job['outputs']['notebook']}", file=out)
+        return EXIT_OK if job["state"] == "completed" else EXIT_FAILED
+    if verb == "jobs":
+        data = client.jobs(state=args.state, backend=args.backend, limit=args.limit)
+        emit(data, format_jobs(data["jobs"]))
+    elif verb == "status":
+        job = client.job(args.id)
+        emit(job, format_job(job))
+    elif verb in ("cancel", "hold", "release"):
+        job = getattr(client, verb)(args.id)
+        emit(job, progress_line(job))
+    elif verb == "open":
+        job = client.job(args.id)
+        nb = (job.get("outputs") or {}).get("notebook")
+        if not nb:
+            state = job["state"]
+            why = "it has not finished" if state not in FINAL else "it has no executed notebook"
+            raise ClientError(f"job {args.id} is {state}: {why}")
+        emit({"notebook": nb, "url": client.open_url(nb)}, client.open_url(nb))
+    elif verb == "logs":
+        if args.follow and not args.json:
+            follow_logs(client, args.id, out, args.tail)
+        else:
+            data = client.logs(args.id, tail=args.tail)
+            emit(data, data["stdout"] + data["stderr"])
+    elif verb == "backends":
+        data = client.backends()
+        emit(data, format_backends(data))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Fixtures: a Jupyter server with swan_ml_ext on the real personal HTCondor pool."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+from tornado.httpclient import HTTPClientError
+
+from swan_ml_ext import pool
+
+# Before anything imports htcondor2: talk to the personal pool.
+os.environ["CONDOR_CONFIG"] = str(pool.client_config())
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+OPENAPI = yaml.safe_load(
+    (Path(__file__).resolve().parent.parent / "swan_ml_ext" / "openapi.yaml").read_text()
+)
+_REGISTRY = Registry().with_resource(
+    "urn:openapi", Resource.from_contents(OPENAPI, default_specification=DRAFT202012)
+)
+FINAL = {"completed", "failed", "cancelled"}
+
+
+@pytest.fixture(scope="session")
+def condor_pool() -> None:
+    """The real personal pool (built once, cached; `up` is idempotent)."""
+    pool.run("up")
+
+
+@pytest.fixture
+def jp_server_config(tmp_path: Path, condor_pool: None) -> dict[str, Any]:
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"swan_ml_ext": True},
+            "allow_unauthenticated_access": False,
+        },
+        "SwanMLApp": {
+            "db_path": str(tmp_path / "jobs.sqlite"),
+            "staging_dir": str(tmp_path / "staging"),
+            "poll_interval": 0.25,
+            "max_gpus": 2,
+        },
+        "CondorBackend": {"condor_config": str(pool.client_config())},
+    }
+
+
+def conforms(method: str, template: str, status: int, body: Any) -> None:
+    """The response matches the OpenAPI document: declared status, schema-valid body."""
+    op = OPENAPI["paths"][template][method.lower()]
+    assert str(status) in op["responses"], f"{method} {template} -> {status} is not declared"
+    resp = op["responses"][str(status)]
+    if "$ref" in resp:
+        resp = OPENAPI["components"]["responses"][resp["$ref"].rsplit("/", 1)[1]]
+    schema = resp["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = {"$ref": "urn:openapi" + schema["$ref"]}
+    Draft202012Validator(schema, registry=_REGISTRY).validate(body)
+
+
+class Api:
+    """jp_fetch with JSON in and out, status kept, OpenAPI conformance checked on every call."""
+
+    def __init__(self, fetch: Callable[..., Awaitable[Any]]):
+        self._fetch = fetch
+
+    async def call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None, **params: Any
+    ) -> tuple[int, Any]:
+        kwargs: dict[str, Any] = {"method": method}
+        if body is not None or raw is not None:
+            kwargs["body"] = raw if raw is not None else json.dumps(body)
+        elif method == "POST":
+            kwargs["body"] = b""
+        if params:
+            kwargs["params"] = params
+        try:
+            resp = await self._fetch("swan-ml-ext", *path.split("/"), **kwargs)
+            status, data = resp.code, json.loads(resp.body)
+        except HTTPClientError as e:
+            status, data = e.code, json.loads(e.response.body)
+        template = "/" + "/".join(
+            "{id}" if i == 1 and path.startswith("jobs/") else part
+            for i, part in enumerate(path.split("/"))
+        )
+        conforms(method, template, status, data)
+        return status, data
+
+    async def submit(self, **spec: Any) -> dict[str, Any]:
+        status, job = await self.call("POST", "jobs", spec)
+        assert status == 201, job
+        return job
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        status, job = await self.call("GET", f"jobs/{job_id}")
+        assert status == 200, job
+        return job
+
+    async def wait(
+        self,
+        job_id: str,
+        until: Callable[[dict[str, Any]], bool] = lambda j: j["state"] in FINAL,
+        timeout: float = 120,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.job(job_id)
+            if until(job):
+                return job
+            assert time.monotonic() < deadline, f"timed out waiting; last: {job}"
+            await asyncio.sleep(0.25)
+
+
+@pytest.fixture
+def swan_app(jp_serverapp: Any, jp_asyncio_loop: Any) -> Any:
+    """The extension, started as `jupyter server` starts it (pytest-jupyter does not)."""
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    return next(iter(jp_serverapp.extension_manager.extension_apps["swan_ml_ext"]))
+
+
+@pytest.fixture
+def api(swan_app: Any, jp_fetch: Callable[..., Awaitable[Any]]) -> Api:
+    return Api(jp_fetch)
+
+
+def write_notebook(
+    path: Path, *cells: str, params: str | None = None, kernel: str = "python3"
+) -> Path:
+    nb = nbformat.v4.new_notebook()
+    if params is not None:
+        cell = nbformat.v4.new_code_cell(params)
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def notebook(jp_root_dir: Path) -> Callable[..., str]:
+    """Write a notebook under the server root; returns its relative path."""
+
+    def make(name: str, *cells: str, **kwargs: Any) -> str:
+        write_notebook(jp_root_dir / name, *cells, **kwargs)
+        return name
+
+    return make
+
+
+def read_output(root: Path, job: dict[str, Any]) -> nbformat.NotebookNode:
+    return nbformat.read(str(root / job["outputs"]["notebook"]), as_version=4)
+
+
+def outputs_text(nb: nbformat.NotebookNode) -> str:
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            out.append(o.get("text", "") or json.dumps(o.get("data", {})))
+    return "".join(out)
