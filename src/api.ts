@@ -25,12 +25,7 @@ export async function requestAPI<T>(
 }
 
 export type JobState =
-  | 'pending'
-  | 'running'
-  | 'held'
-  | 'completed'
-  | 'failed'
-  | 'cancelled';
+  'pending' | 'running' | 'held' | 'completed' | 'failed' | 'cancelled';
 
 export interface IResources {
   cpus?: number;

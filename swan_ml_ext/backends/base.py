@@ -63,6 +63,10 @@ class Backend(LoggingConfigurable):
         """Bring the worker's output/ (and stdout/stderr) back into the staged folder."""
         raise NotImplementedError
 
+    def resubmit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
+        """Submit again a job whose engine lost it before it started; new engine_ref."""
+        raise NotImplementedError
+
     def cancel(self, job: Job) -> None:
         raise NotImplementedError
 

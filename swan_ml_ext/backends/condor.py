@@ -42,6 +42,8 @@ PROJECTION = [
     "RemoteHost",
     "AssignedGPUs",
     "NumJobStarts",
+    "StageInStart",
+    "StageInFinish",
 ]
 USER_HOLD = 1
 SPOOLING_INPUT = 16  # HoldReasonCode while input files are being spooled: not a real hold
@@ -78,6 +80,12 @@ class CondorBackend(Backend):
     schedd_name = Unicode(
         "",
         help="Name of the schedd to submit to; empty: the first schedd the collector knows.",
+    ).tag(config=True)
+
+    stuck_spool_s = Float(
+        30.0,
+        help="""A job still waiting for its input spool this many seconds after the spool began
+        lost it (the schedd died mid-transfer): it is removed and submitted again.""",
     ).tag(config=True)
 
     status_ttl = Float(
@@ -286,7 +294,15 @@ class CondorBackend(Backend):
         wanted = {j.id: j for j in jobs}
         self.queries += 1
         ads = self._call(lambda s: s.query(constraint="SwanML =?= true", projection=PROJECTION))
-        found = {ad.get("SwanMLJobId"): ad for ad in ads if ad.get("SwanMLJobId") in wanted}
+        found: dict[str, Any] = {}
+        for ad in ads:
+            job = wanted.get(ad.get("SwanMLJobId"))
+            if job is None:
+                continue
+            # After a resubmission the old cluster may linger: the current one wins.
+            current = job.engine_ref.get("cluster_id")
+            if ad.get("SwanMLJobId") not in found or ad.get("ClusterId") == current:
+                found[ad["SwanMLJobId"]] = ad
         missing = [i for i in wanted if i not in found]
         if missing:
             ids = ", ".join(json.dumps(i) for i in missing)
@@ -340,6 +356,14 @@ class CondorBackend(Backend):
             code = ad.get("HoldReasonCode")
             if code == SPOOLING_INPUT:
                 u.message = "transferring input files"
+                began = ad.get("StageInStart")
+                if (
+                    isinstance(began, int)
+                    and not isinstance(ad.get("StageInFinish"), int)
+                    and time.time() - began > self.stuck_spool_s
+                ):
+                    u.resubmit = True
+                    u.message = "input transfer was interrupted; submitting again"
             else:
                 u.state = JobState.HELD
                 # htcondor2 25.x drops the reason of a user hold: say it in words ourselves.
@@ -403,6 +427,13 @@ class CondorBackend(Backend):
 
     def cancel(self, job: Job) -> None:
         self._act(job, "Remove", "cancelled by the user (swan-ml-ext)")
+
+    def resubmit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
+        """Remove the stuck cluster and submit the staged job again."""
+        cid = job.engine_ref.get("cluster_id")
+        if cid is not None:
+            self._call(lambda s: s.act(self._htcondor.JobAction.Remove, f"ClusterId == {cid}"))
+        return self.submit(job, staged, environment)
 
     def hold(self, job: Job) -> None:
         self._act(job, "Hold", "held by the user (swan-ml-ext)")

@@ -154,3 +154,5 @@ class Update:
     started_at: float | None = None
     finished_at: float | None = None
     engine_ref: dict[str, Any] | None = None
+    # The engine lost the job's input (e.g. it died while spooling): submit it again.
+    resubmit: bool = False

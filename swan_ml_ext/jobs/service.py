@@ -238,6 +238,9 @@ class JobService:
     async def apply(self, job: Job, update: Update) -> None:
         """Record what the engine says; on a final state fetch outputs first."""
         previous = job.state
+        if update.resubmit:
+            await self._resubmit(job)
+            return
         changed = update.state != job.state
         if update.progress:
             changed |= update.progress != job.progress
@@ -260,6 +263,18 @@ class JobService:
             await to_thread.run_sync(self.store.update, job)
         if job.state != previous:
             self.emit(job, previous)
+
+    async def _resubmit(self, job: Job) -> None:
+        old = job.engine_ref.get("cluster_id")
+        job.engine_ref = await to_thread.run_sync(
+            self.backends[job.backend].resubmit,
+            job,
+            self.staging_root / job.id,
+            self.environments[job.environment],
+        )
+        job.message = f"submitted again (the engine lost the input of {old})"
+        self.log.warning("swan-ml: job %s resubmitted: %s", job.id, job.message)
+        await to_thread.run_sync(self.store.update, job)
 
     async def _finish(self, job: Job, update: Update) -> None:
         staged = self.staging_root / job.id

@@ -1,0 +1,175 @@
+"""Restarts and outages against the real pool: nothing lost, nothing duplicated."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import htcondor2
+
+from swan_ml_ext import pool
+from swan_ml_ext.client import ClientError, Server, SwanMLClient
+
+from .conftest import FINAL, write_notebook
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A real `jupyter server` process with swan_ml_ext, killable like a culled session."""
+
+    def __init__(self, tmp: Path):
+        self.root = tmp / "root"
+        self.root.mkdir(exist_ok=True)
+        self.tmp = tmp
+        self.port = free_port()
+        self.client = SwanMLClient(Server(f"http://127.0.0.1:{self.port}/", "test-token"))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        cmd = [
+            sys.executable, "-m", "jupyter_server",
+            f"--ServerApp.root_dir={self.root}", f"--port={self.port}",
+            "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+            "--IdentityProvider.token=test-token", "--no-browser", "--allow-root",
+            f"--SwanMLApp.db_path={self.tmp / 'jobs.sqlite'}",
+            f"--SwanMLApp.staging_dir={self.tmp / 'staging'}",
+            "--SwanMLApp.poll_interval=0.5",
+            f"--CondorBackend.condor_config={pool.client_config()}",
+        ]  # fmt: skip
+        log = open(self.tmp / "server.log", "ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.client.backends()
+                return
+            except ClientError:
+                assert self.proc.poll() is None, (self.tmp / "server.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.3)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def wait_all(self, ids: list[str], timeout: float = 240) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            jobs = [self.client.job(i) for i in ids]
+            if all(j["state"] in FINAL for j in jobs):
+                return jobs
+            assert time.monotonic() < deadline, [(j["id"], j["state"], j["message"]) for j in jobs]
+            time.sleep(0.5)
+
+
+def clusters_for(job_id: str) -> set[int]:
+    schedd = htcondor2.Schedd(htcondor2.Collector().locateAll(htcondor2.DaemonType.Schedd)[0])
+    constraint = f'SwanMLJobId == "{job_id}"'
+    ads = list(schedd.query(constraint, projection=["ClusterId"]))
+    ads += list(schedd.history(constraint, projection=["ClusterId"], match=10))
+    return {int(ad["ClusterId"]) for ad in ads}
+
+
+def test_sigkill_while_five_jobs_run_then_restart(tmp_path: Path, condor_pool: None) -> None:
+    # Given a server with 5 jobs in flight
+    server = ServerProcess(tmp_path)
+    write_notebook(
+        server.root / "work.ipynb",
+        "import time\ntime.sleep(3)\nprint('done', n)",
+        "open(f'out-{n}.txt', 'w').write(str(n * n))",
+        params="n = 0",
+    )
+    server.start()
+    try:
+        ids = [
+            server.client.submit(
+                {"notebook": "work.ipynb", "parameters": {"n": n}, "resources": {"memory_mb": 256}}
+            )["id"]
+            for n in range(5)
+        ]
+        # When the server is SIGKILLed while they run, and restarted later
+        time.sleep(2)
+        server.kill()
+        time.sleep(4)
+        server.start()
+        # Then all five reach a final state with their outputs fetched
+        jobs = server.wait_all(ids)
+        for n, job in enumerate(jobs):
+            assert job["state"] == "completed", job
+            assert (server.root / job["outputs"]["notebook"]).exists()
+            out = server.root / f"swan-ml-jobs/work-{job['id']}/out-{n}.txt"
+            assert out.read_text() == str(n * n)
+        # and nothing was duplicated, here or in the engine
+        assert server.client.jobs(limit=100)["total"] == 5
+        for job in jobs:
+            assert clusters_for(job["id"]) == {job["engine_ref"]["cluster_id"]}
+    finally:
+        server.stop()
+
+
+def test_pool_outage_keeps_jobs_and_tracks_them_again(tmp_path: Path, condor_pool: None) -> None:
+    server = ServerProcess(tmp_path)
+    write_notebook(server.root / "quick.ipynb", "print('ok')")
+    server.start()
+    try:
+        ids = [
+            server.client.submit({"notebook": "quick.ipynb", "resources": {"memory_mb": 256}})["id"]
+            for _ in range(2)
+        ]
+        # When the pool goes away while the jobs are pending
+        pool.run("down")
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                condor = server.client.backends()["backends"][0]
+                jobs = [server.client.job(i) for i in ids]
+                if not condor["available"] and all("unreachable" in j["message"] for j in jobs):
+                    break
+                assert time.monotonic() < deadline, (condor, jobs)
+                time.sleep(0.5)
+            # Then condor is reported unavailable with a reason, and no job is marked failed
+            assert condor["reason"]
+            assert all(j["state"] in ("pending", "running") for j in jobs), jobs
+            # and submitting now is refused without creating anything
+            try:
+                server.client.submit({"notebook": "quick.ipynb"})
+                raise AssertionError("submit succeeded while the pool was down")
+            except ClientError as e:
+                assert e.status == 503
+            assert server.client.jobs()["total"] == 2
+        finally:
+            pool.run("up")
+        # When the pool is back, the jobs are tracked again to the end
+        jobs = server.wait_all(ids)
+        assert [j["state"] for j in jobs] == ["completed", "completed"]
+        assert server.client.backends()["backends"][0]["available"] is True
+    finally:
+        server.stop()
+
+
+def test_environment_variables_do_not_leak_the_token(tmp_path: Path) -> None:
+    """The server log of a run must not contain the token (tokens never logged)."""
+    log = tmp_path / "server.log"
+    server = ServerProcess(tmp_path)
+    server.start()
+    server.client.backends()
+    server.stop()
+    assert "test-token" not in log.read_text()
