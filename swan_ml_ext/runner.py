@@ -183,8 +183,8 @@ def run_notebook(
                 r = complete(cell, cell_index=cell_index, **kw)
                 if cell.cell_type == "code":
                     done += 1
+                    reporter.flush_tail()  # before progress: a reader of n/N sees its output
                     reporter.set("SwanMLProgress", f"{done}/{total}")
-                    reporter.flush_tail()
                 return r
 
             nb_man.cell_complete = cell_complete

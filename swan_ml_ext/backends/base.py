@@ -19,6 +19,7 @@ class BackendStatus:
     reason: str = ""
     capabilities: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -26,6 +27,7 @@ class BackendStatus:
             "available": self.available,
             "capabilities": self.capabilities,
             "resources": self.resources,
+            "stats": self.stats,
         }
         if not self.available:
             d["reason"] = self.reason
@@ -47,6 +49,14 @@ class Backend(LoggingConfigurable):
 
     name: ClassVar[str] = ""
     supports_hold: ClassVar[bool] = False
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.engine_queries = 0  # engine round trips made by poll (benchmarks read it)
+        self.polls = 0  # monitor passes that polled this backend
+
+    def stats(self) -> dict[str, int]:
+        return {"engine_queries": self.engine_queries, "monitor_polls": self.polls}
 
     def status(self) -> BackendStatus:
         raise NotImplementedError
@@ -77,6 +87,7 @@ class Backend(LoggingConfigurable):
         raise NotImplementedError
 
     def logs(self, job: Job, staged: Path) -> Logs:
+        """The full stdout/stderr of a finished job (live tails come with poll updates)."""
         raise NotImplementedError
 
     def close(self) -> None:

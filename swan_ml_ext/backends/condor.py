@@ -19,6 +19,7 @@ from ..pool import client_config
 from .base import Backend, BackendStatus, Logs
 
 WRAPPER = "swan_job.sh"
+RUNNER = Path(__file__).resolve().parent.parent / "runner.py"
 # The attributes we read in the one batched query per interval.
 PROJECTION = [
     "ClusterId",
@@ -44,6 +45,7 @@ PROJECTION = [
     "NumJobStarts",
     "StageInStart",
     "StageInFinish",
+    "SwanMLLogTail",
 ]
 USER_HOLD = 1
 SPOOLING_INPUT = 16  # HoldReasonCode while input files are being spooled: not a real hold
@@ -101,7 +103,6 @@ class CondorBackend(Backend):
         self._schedd_obj: Any = None
         self._status: tuple[float, BackendStatus] | None = None
         self._lock = threading.Lock()
-        self.queries = 0  # schedd queries made (benchmarks read it)
         with _config_lock:
             os.environ["CONDOR_CONFIG"] = self.condor_config
             import htcondor2
@@ -238,11 +239,12 @@ class CondorBackend(Backend):
     def submit_description(self, job: Job, staged: Path) -> dict[str, str]:
         """Only values we generate: validated integers, our ids, our paths. No user text."""
         r = job.resources
-        names = ["notebook.ipynb", "params.json", "runner.py"]
+        names = ["notebook.ipynb", "params.json"]
         if (staged / "inputs").is_dir():
             names.append("inputs")
         # Absolute: spooling reads the files from the submitting process, whatever its cwd.
-        inputs = [str(staged / n) for n in names]
+        # The runner ships from the package (the spool is the job's snapshot of it).
+        inputs = [str(staged / n) for n in names] + [str(RUNNER)]
         desc = {
             "universe": "vanilla",
             "executable": str(staged / WRAPPER),
@@ -292,7 +294,7 @@ class CondorBackend(Backend):
         if not jobs:
             return {}
         wanted = {j.id: j for j in jobs}
-        self.queries += 1
+        self.engine_queries += 1
         ads = self._call(lambda s: s.query(constraint="SwanML =?= true", projection=PROJECTION))
         found: dict[str, Any] = {}
         for ad in ads:
@@ -306,6 +308,7 @@ class CondorBackend(Backend):
         missing = [i for i in wanted if i not in found]
         if missing:
             ids = ", ".join(json.dumps(i) for i in missing)
+            self.engine_queries += 1
             hist = self._call(
                 lambda s: list(
                     s.history(
@@ -346,6 +349,7 @@ class CondorBackend(Backend):
             if done.isdigit() and total.isdigit():
                 progress = {"cells_done": int(done), "cells_total": int(total)}
         u = Update(JobState.PENDING, progress=progress, started_at=started, engine_ref=ref)
+        u.log_tail = _b64(ad.get("SwanMLLogTail"))
         if status == 1:
             why = _classad_str(ad.get("LastRejMatchReason"))
             u.message = f"idle: {why}" if why else "idle: waiting for a matching slot"
@@ -442,11 +446,6 @@ class CondorBackend(Backend):
         self._act(job, "Release", "released by the user (swan-ml-ext)")
 
     def logs(self, job: Job, staged: Path) -> Logs:
-        if not job.state.final and job.engine_ref.get("cluster_id") is not None:
-            cid = int(job.engine_ref["cluster_id"])
-            ads = self._call(lambda s: s.query(f"ClusterId == {cid}", projection=["SwanMLLogTail"]))
-            if ads:
-                return Logs(stdout=_b64(ads[0].get("SwanMLLogTail")) or "", stderr="", live=True)
         return Logs(
             stdout=_read(staged / "stdout.txt"), stderr=_read(staged / "stderr.txt"), live=False
         )

@@ -38,9 +38,13 @@ class SwanMLHandler(ExtensionHandlerMixin, APIHandler):
         return value
 
     def reply(self, data: Any, status: int = 200) -> None:
+        self.reply_text(json.dumps(data), status)
+
+    def reply_text(self, text: str, status: int = 200) -> None:
+        """Send JSON that is already serialized."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data))
+        self.finish(text)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -13,13 +13,13 @@ class JobsHandler(SwanMLHandler):
     @authorized
     async def get(self) -> None:
         states = [s for arg in self.get_query_arguments("state") for s in arg.split(",") if s]
-        page = await self.service.list(
+        page = await self.service.list_json(
             backend=self.get_query_argument("backend", None),
             states=states or None,
             limit=self.int_arg("limit", 25, 1, 500) or 25,
             page_token=self.get_query_argument("page_token", None),
         )
-        self.reply(page)
+        self.reply_text(page)
 
     @web.authenticated
     @authorized
@@ -34,7 +34,7 @@ class JobHandler(SwanMLHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        self.reply((await self.service.get(job_id)).to_json())
+        self.reply_text(await self.service.get_json(job_id))
 
     @web.authenticated
     @authorized

@@ -156,3 +156,5 @@ class Update:
     engine_ref: dict[str, Any] | None = None
     # The engine lost the job's input (e.g. it died while spooling): submit it again.
     resubmit: bool = False
+    # The tail of stdout/stderr the running job reported (read in the same batched query).
+    log_tail: str | None = None

@@ -57,6 +57,7 @@ class Monitor:
             active = await to_thread.run_sync(store.active, name)
             if not active:
                 continue
+            backend.polls += 1
             try:
                 updates = await to_thread.run_sync(backend.poll, active)
             except BackendUnavailable as e:

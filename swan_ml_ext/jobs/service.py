@@ -8,12 +8,13 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
 
-from ..backends.base import Backend, BackendStatus
+from ..backends.base import Backend, BackendStatus, Logs
 from .model import (
     FINAL_STATES,
     Conflict,
@@ -26,7 +27,6 @@ from .model import (
 from .spec import Environment, Limits, parse_spec
 from .store import JobStore
 
-RUNNER = Path(__file__).resolve().parent.parent / "runner.py"
 EventSink = Callable[[Job, "JobState | None"], None]
 
 
@@ -56,10 +56,15 @@ class JobService:
         self.emit = emit or (lambda job, previous: None)
         self.log = log or logging.getLogger(__name__)
         self.wake: Callable[[], None] = lambda: None  # set by the monitor
+        self.live_tails: dict[str, str] = {}  # job id -> log tail the running job reported
 
     # -- reads --------------------------------------------------------------------------
     async def backend_statuses(self) -> list[BackendStatus]:
-        return [await to_thread.run_sync(b.status) for b in self.backends.values()]
+        statuses = []
+        for backend in self.backends.values():
+            status = await to_thread.run_sync(backend.status)
+            statuses.append(replace(status, stats=backend.stats()))
+        return statuses
 
     async def get(self, job_id: str) -> Job:
         job = await to_thread.run_sync(self.store.get, job_id)
@@ -67,14 +72,25 @@ class JobService:
             raise NotFound(f"no job with id {job_id!r}")
         return job
 
-    async def list(
+    # Reads of the REST shape run inline: they are indexed SQLite reads of stored JSON text
+    # (p95 0.04-0.4 ms with 10,000 jobs, bench/list_jobs.py), while a hop to a worker thread
+    # costs ~0.5 ms on a 2-core machine. Writes, engine calls and file copies use threads.
+    async def get_json(self, job_id: str) -> str:
+        """The job's REST JSON text, as stored (no decode/encode per request)."""
+        text = self.store.get_public(job_id)
+        if text is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return text
+
+    async def list_json(
         self,
         *,
         backend: str | None,
         states: list[str] | None,
         limit: int,
         page_token: str | None,
-    ) -> dict[str, Any]:
+    ) -> str:
+        """A page of jobs, newest first, as the REST JSON text (see JobList in openapi.yaml)."""
         if backend is not None and backend not in self.backends:
             raise InvalidRequest(f"unknown backend {backend!r}")
         valid = {s.value for s in JobState}
@@ -86,33 +102,55 @@ class JobService:
             if not page_token.isdigit():
                 raise InvalidRequest("invalid page_token")
             before = int(page_token)
-        rows, total = await to_thread.run_sync(
-            lambda: self.store.list(backend=backend, states=states, limit=limit, before_seq=before)
+        rows, total = self.store.list_public(
+            backend=backend, states=states, limit=limit, before_seq=before
         )
         next_token = str(rows[-1][0]) if len(rows) == limit and rows[-1][0] > 1 else None
-        return {
-            "jobs": [job.to_json() for _, job in rows],
-            "total": total,
-            "next_page_token": next_token,
-        }
+        return (
+            '{"jobs":[' + ",".join(text for _, text in rows) + "]"
+            f',"total":{total},"next_page_token":{json.dumps(next_token)}}}'
+        )
 
     # -- submit -------------------------------------------------------------------------
     async def submit(self, body: Any, owner: str = "") -> tuple[Job, bool]:
         """Returns (job, created). A retried POST with the same idempotency_key → same job."""
+        job, created = await to_thread.run_sync(self._create, body, owner)
+        if created:
+            self.emit(job, None)
+            self.wake()
+        return job, created
+
+    def _create(self, body: Any, owner: str) -> tuple[Job, bool]:
+        """Validate, snapshot, store (pending), submit: one trip off the event loop."""
+        job, created = self._prepare(body, owner)
+        if not created:
+            return job, False
+        try:
+            job.engine_ref = self.backends[job.backend].submit(
+                job, self.staging_root / job.id, self.environments[job.environment]
+            )
+        except BaseException:
+            # Never leave a half-created job: no row, no staging folder.
+            self._discard(job.id)
+            raise
+        job.message = "submitted"
+        self.store.update(job)
+        return job, True
+
+    def _prepare(self, body: Any, owner: str) -> tuple[Job, bool]:
+        """Validate, snapshot and store (pending), in one trip off the event loop."""
         key = body.get("idempotency_key") if isinstance(body, dict) else None
         if isinstance(key, str) and key:
-            existing = await to_thread.run_sync(self.store.by_idempotency_key, key)
+            existing = self.store.by_idempotency_key(key)
             if existing is not None:
                 return existing, False
-        spec = await to_thread.run_sync(
-            lambda: parse_spec(
-                body,
-                root_dir=self.root_dir,
-                backends=list(self.backends),
-                environments=self.environments,
-                limits=self.limits,
-                default_backend=self.default_backend,
-            )
+        spec = parse_spec(
+            body,
+            root_dir=self.root_dir,
+            backends=list(self.backends),
+            environments=self.environments,
+            limits=self.limits,
+            default_backend=self.default_backend,
         )
         job = Job(
             id=uuid.uuid4().hex[:12],
@@ -129,39 +167,27 @@ class JobService:
             owner=owner,
             message="submitting",
         )
-        staged = self.staging_root / job.id
-        backend = self.backends[job.backend]
-        await to_thread.run_sync(self._stage, job, staged)
+        self._stage(job, self.staging_root / job.id)
         try:
-            await to_thread.run_sync(self.store.insert, job)
+            self.store.insert(job)
         except Conflict:
-            # Same idempotency key raced us: answer with the job that won.
-            await to_thread.run_sync(shutil.rmtree, staged, True)
-            winner = await to_thread.run_sync(self.store.by_idempotency_key, key)
+            # The same idempotency key raced us: answer with the job that won.
+            shutil.rmtree(self.staging_root / job.id, ignore_errors=True)
+            winner = self.store.by_idempotency_key(key) if key else None
             if winner is None:
                 raise
             return winner, False
-        try:
-            job.engine_ref = await to_thread.run_sync(
-                backend.submit, job, staged, self.environments[job.environment]
-            )
-        except BaseException:
-            # Never leave a half-created job: no row, no staging folder.
-            await to_thread.run_sync(self.store.delete, job.id)
-            await to_thread.run_sync(shutil.rmtree, staged, True)
-            raise
-        job.message = "submitted"
-        await to_thread.run_sync(self.store.update, job)
-        self.emit(job, None)
-        self.wake()
         return job, True
+
+    def _discard(self, job_id: str) -> None:
+        self.store.delete(job_id)
+        shutil.rmtree(self.staging_root / job_id, ignore_errors=True)
 
     def _stage(self, job: Job, staged: Path) -> None:
         """Snapshot the notebook, its inputs, the parameters and the runner."""
         staged.mkdir(parents=True, exist_ok=False)
-        shutil.copy2(self.root_dir / job.notebook, staged / "notebook.ipynb")
+        shutil.copyfile(self.root_dir / job.notebook, staged / "notebook.ipynb")
         (staged / "params.json").write_text(json.dumps(job.parameters))
-        shutil.copy2(RUNNER, staged / "runner.py")
         nb_dir = Path(job.notebook).parent
         for rel in job.inputs:
             p = Path(rel)
@@ -216,9 +242,12 @@ class JobService:
 
     async def logs(self, job_id: str, tail: int | None) -> dict[str, Any]:
         job = await self.get(job_id)
-        logs = await to_thread.run_sync(
-            self.backends[job.backend].logs, job, self.staging_root / job.id
-        )
+        if job.state.final:
+            logs = await to_thread.run_sync(
+                self.backends[job.backend].logs, job, self.staging_root / job.id
+            )
+        else:  # what the last monitor pass read: no engine query per request
+            logs = Logs(stdout=self.live_tails.get(job.id, ""), stderr="", live=True)
 
         def cut(text: str) -> str:
             if tail is None:
@@ -242,6 +271,8 @@ class JobService:
             await self._resubmit(job)
             return
         changed = update.state != job.state
+        if update.log_tail is not None:
+            self.live_tails[job.id] = update.log_tail
         if update.progress:
             changed |= update.progress != job.progress
             job.progress = update.progress
@@ -261,6 +292,8 @@ class JobService:
             job.state = update.state
         if changed or job.state != previous:
             await to_thread.run_sync(self.store.update, job)
+        if job.state.final:
+            self.live_tails.pop(job.id, None)
         if job.state != previous:
             self.emit(job, previous)
 

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     backend TEXT NOT NULL,
     state TEXT NOT NULL,
     idempotency_key TEXT UNIQUE,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    public TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);
 CREATE INDEX IF NOT EXISTS jobs_backend ON jobs (backend, state, seq);
@@ -36,6 +37,17 @@ class JobStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Stores written before the 'public' column existed get it filled in."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "public" not in columns:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN public TEXT NOT NULL DEFAULT ''")
+            for job_id, data in self._db.execute("SELECT id, data FROM jobs").fetchall():
+                self._db.execute(
+                    "UPDATE jobs SET public = ? WHERE id = ?", (_public(_load(data)), job_id)
+                )
 
     def close(self) -> None:
         with self._lock:
@@ -45,9 +57,16 @@ class JobStore:
         try:
             with self._lock:
                 self._db.execute(
-                    "INSERT INTO jobs (id, backend, state, idempotency_key, data)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (job.id, job.backend, job.state.value, job.idempotency_key, _dump(job)),
+                    "INSERT INTO jobs (id, backend, state, idempotency_key, data, public)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        job.id,
+                        job.backend,
+                        job.state.value,
+                        job.idempotency_key,
+                        _dump(job),
+                        _public(job),
+                    ),  # fmt: skip
                 )
         except sqlite3.IntegrityError as e:
             raise Conflict(f"a job with this id or idempotency key exists: {e}") from e
@@ -55,8 +74,8 @@ class JobStore:
     def update(self, job: Job) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET state = ?, data = ? WHERE id = ?",
-                (job.state.value, _dump(job), job.id),
+                "UPDATE jobs SET state = ?, data = ?, public = ? WHERE id = ?",
+                (job.state.value, _dump(job), _public(job), job.id),
             )
 
     def delete(self, job_id: str) -> None:
@@ -75,6 +94,12 @@ class JobStore:
             ).fetchone()
         return _load(row[0]) if row else None
 
+    def get_public(self, job_id: str) -> str | None:
+        """The job's REST JSON, stored ready to send (reads decode nothing)."""
+        with self._lock:
+            row = self._db.execute("SELECT public FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row[0] if row else None
+
     def list(
         self,
         *,
@@ -84,6 +109,28 @@ class JobStore:
         before_seq: int | None = None,
     ) -> tuple[list[tuple[int, Job]], int]:
         """Newest first. Returns ((seq, job) rows, total matching the filters)."""
+        rows, total = self._page("data", backend, states, limit, before_seq)
+        return [(seq, _load(data)) for seq, data in rows], total
+
+    def list_public(
+        self,
+        *,
+        backend: str | None = None,
+        states: list[str] | None = None,
+        limit: int = 25,
+        before_seq: int | None = None,
+    ) -> tuple[list[tuple[int, str]], int]:
+        """Like list, with each job as its stored REST JSON text."""
+        return self._page("public", backend, states, limit, before_seq)
+
+    def _page(
+        self,
+        column: str,
+        backend: str | None,
+        states: list[str] | None,
+        limit: int,
+        before_seq: int | None,
+    ) -> tuple[list[tuple[int, str]], int]:
         where: list[str] = []
         args: list[Any] = []
         if backend:
@@ -95,13 +142,13 @@ class JobStore:
         count_sql = "SELECT COUNT(*) FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
         if before_seq is not None:
             where.append("seq < ?")
-        sql = "SELECT seq, data FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = f"SELECT seq, {column} FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY seq DESC LIMIT ?"
         page_args = [*args, *([before_seq] if before_seq is not None else []), limit]
         with self._lock:
             rows = self._db.execute(sql, page_args).fetchall()
             total = self._db.execute(count_sql, args).fetchone()[0]
-        return [(seq, _load(data)) for seq, data in rows], total
+        return rows, total
 
     def active(self, backend: str | None = None) -> list[Job]:
         states = sorted(s.value for s in ACTIVE_STATES)
@@ -122,6 +169,10 @@ class JobStore:
 
 def _dump(job: Job) -> str:
     return json.dumps(job.to_record(), separators=(",", ":"))
+
+
+def _public(job: Job) -> str:
+    return json.dumps(job.to_json(), separators=(",", ":"))
 
 
 def _load(data: str) -> Job:

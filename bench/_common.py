@@ -1,0 +1,66 @@
+"""Shared bits of the benchmarks: a live server, a raw htcondor2 schedd, statistics."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from swan_ml_ext import pool  # noqa: E402
+
+os.environ["CONDOR_CONFIG"] = str(pool.client_config())
+
+from tests.conftest import write_notebook  # noqa: E402
+from tests.server import ServerProcess  # noqa: E402
+
+__all__ = ["ServerProcess", "write_notebook", "raw_schedd", "stats", "workdir", "report"]
+
+
+def raw_schedd():
+    import htcondor2
+
+    return htcondor2.Schedd(htcondor2.Collector().locateAll(htcondor2.DaemonType.Schedd)[0])
+
+
+def workdir(name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"swan-bench-{name}-"))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values),
+        "p95": pct(values, 95),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def report(title: str, ours: list[float], raw: list[float], goal: float, unit: str = "ms"):
+    """Print ours vs raw side by side and the ratio of medians (and of paired runs)."""
+    scale = 1000 if unit == "ms" else 1
+    o, r = stats(ours), stats(raw)
+    pairs = [a / b for a, b in zip(ours, raw, strict=False) if b > 0]
+    ratio = o["median"] / r["median"]
+    print(f"\n## {title}")
+    print(f"  {'':8} {'median':>10} {'p95':>10} {'min':>10} {'max':>10}  ({unit}, n={len(ours)})")
+    for label, s in (("ours", o), ("raw", r)):
+        print(
+            f"  {label:8} "
+            + " ".join(f"{s[k] * scale:10.2f}" for k in ("median", "p95", "min", "max"))
+        )
+    print(
+        f"  ratio ours/raw: {ratio:.2f}x (median of paired ratios "
+        f"{statistics.median(pairs):.2f}x); goal <= {goal}x: "
+        + ("MET" if ratio <= goal else "NOT MET")
+    )
+    return ratio

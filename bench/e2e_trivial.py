@@ -1,0 +1,81 @@
+"""End to end, trivial notebook: POST → completed with the executed notebook in the workspace,
+vs a raw htcondor2 + papermill script (submit + spool, poll, retrieve). Both poll every 0.5 s.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from _common import ServerProcess, raw_schedd, report, workdir, write_notebook
+
+N = 5
+POLL = 0.5
+
+
+def raw_run(schedd, folder) -> float:
+    import htcondor2
+
+    folder.mkdir(parents=True)
+    write_notebook(folder / "nb.ipynb", "print('hello')")
+    t = time.perf_counter()
+    sub = htcondor2.Submit(
+        {
+            "executable": "/opt/worker/bin/papermill",
+            "transfer_executable": "false",
+            "arguments": "nb.ipynb out.ipynb",
+            "initialdir": str(folder),
+            "transfer_input_files": str(folder / "nb.ipynb"),
+            "should_transfer_files": "YES",
+            "transfer_output_files": "out.ipynb",
+            "request_memory": "256M",
+            "output": "stdout.txt",
+            "error": "stderr.txt",
+        }
+    )
+    result = schedd.submit(sub, spool=True)
+    schedd.spool(result)
+    cid = result.cluster()
+    while True:
+        ads = schedd.query(f"ClusterId == {cid}", projection=["JobStatus"])
+        if ads and ads[0]["JobStatus"] == 4:
+            break
+        time.sleep(POLL)
+    schedd.retrieve(f"ClusterId == {cid}")
+    assert (folder / "out.ipynb").exists()
+    return time.perf_counter() - t
+
+
+def ours_run(server) -> float:
+    t = time.perf_counter()
+    job = server.client.submit({"notebook": "nb.ipynb", "resources": {"memory_mb": 256}})
+    while job["state"] not in ("completed", "failed", "cancelled"):
+        time.sleep(0.05)
+        job = server.client.job(job["id"])
+    assert job["state"] == "completed", job
+    assert (server.root / job["outputs"]["notebook"]).exists()
+    return time.perf_counter() - t
+
+
+def main() -> float:
+    tmp = workdir("e2e")
+    server = ServerProcess(tmp, f"--SwanMLApp.poll_interval={POLL}")
+    write_notebook(server.root / "nb.ipynb", "print('hello')")
+    server.start()
+    schedd = raw_schedd()
+    ours, raw = [], []
+    try:
+        for i in range(N + 1):
+            o = ours_run(server)
+            r = raw_run(schedd, tmp / "raw" / str(i))
+            if i:  # the first pair warms the pool up
+                ours.append(o)
+                raw.append(r)
+        return report("end to end, trivial notebook", ours, raw, goal=1.1, unit="s")
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
