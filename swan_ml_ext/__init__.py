@@ -18,3 +18,10 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .app import SwanMLApp
 
     return [{"module": "swan_ml_ext", "app": SwanMLApp}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext swan_ml_ext`: registers %swan and %%swan."""
+    from .magics import SwanMagics
+
+    ipython.register_magics(SwanMagics(ipython))

@@ -175,6 +175,10 @@ class SwanMLApp(ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        # Kernels this server starts find it (magics, CLI in a terminal) through these.
+        os.environ["SWAN_ML_URL"] = serverapp.connection_url
+        os.environ["SWAN_ML_TOKEN"] = serverapp.identity_provider.token
+        os.environ["SWAN_ML_ROOT"] = str(Path(serverapp.root_dir).resolve())
         self.monitor.start()
 
     async def stop_extension(self) -> None:

@@ -10,8 +10,8 @@ from . import pool
 from .client import ClientError, SwanMLClient
 from .commands import (
     FINAL,
+    ParserExit,
     UsageError,
-    _Exit,
     build_parser,
     follow_logs,
     format_backends,
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(e, file=sys.stderr)
         return EXIT_USAGE
-    except _Exit as e:
+    except ParserExit as e:
         return e.status
     if args.verb is None:
         parser.print_help()

@@ -35,10 +35,10 @@ class _Parser(argparse.ArgumentParser):
     def exit(self, status: int = 0, message: str | None = None) -> Any:
         if message:
             self._print_message(message, sys.stderr)
-        raise _Exit(status)
+        raise ParserExit(status)
 
 
-class _Exit(Exception):
+class ParserExit(Exception):
     def __init__(self, status: int):
         self.status = status
 

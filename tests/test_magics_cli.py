@@ -1,0 +1,238 @@
+"""%swan magics in a real kernel and the swan-ml CLI, against a live server and the real pool."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from .conftest import write_notebook
+from .server import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, condor_pool: None):
+    srv = ServerProcess(tmp_path_factory.mktemp("magics"))
+    write_notebook(
+        srv.root / "sweep.ipynb",
+        "print('n*2 =', n * 2, type(n).__name__, flag, type(rate).__name__, repr(label))",
+        params="n = 1\nflag = False\nrate = 0.1\nlabel = 'a'",
+    )
+    write_notebook(srv.root / "slow.ipynb", "import time\ntime.sleep(120)")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+class Kernel:
+    """A real ipykernel started like a Jupyter server starts it (same env variables)."""
+
+    def __init__(self, env: dict[str, str], cwd: Path):
+        self.km, self.kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(cwd))
+        self.run("%load_ext swan_ml_ext")
+
+    def run(self, code: str, timeout: float = 180) -> dict[str, Any]:
+        msg_id = self.kc.execute(code)
+        out: dict[str, Any] = {"stdout": "", "stderr": "", "html": "", "text": "", "error": None}
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out[content["name"]] += content["text"]
+            elif kind in ("display_data", "update_display_data", "execute_result"):
+                out["html"] += content["data"].get("text/html", "")
+                out["text"] += content["data"].get("text/plain", "") + "\n"
+            elif kind == "error":
+                out["error"] = content
+            elif kind == "status" and content["execution_state"] == "idle":
+                return out
+
+    def stop(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def kernel_env(server: ServerProcess, session: Path | None = None, **extra: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        SWAN_ML_URL=f"http://127.0.0.1:{server.port}/",
+        SWAN_ML_TOKEN=server.client.server.token,
+        SWAN_ML_ROOT=str(server.root),
+    )
+    if session is not None:
+        env["JPY_SESSION_NAME"] = str(session)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def kernel(server: ServerProcess):
+    k = Kernel(kernel_env(server, server.root / "sweep.ipynb"), server.root)
+    yield k
+    k.stop()
+
+
+def test_submit_current_notebook_with_typed_parameters_and_wait(kernel, server):
+    out = kernel.run("%swan submit -p n=21 -p flag=true -p rate=2.5 -p label='\"x y\"' --wait")
+    assert out["error"] is None and out["stderr"] == "", out
+    assert "completed" in out["text"] and "executed notebook" in out["text"]
+    assert "swan-ml-jobs/sweep-" in out["html"]
+    # the same job model: the REST API sees the job with typed parameters
+    job = server.client.jobs(limit=1)["jobs"][0]
+    assert job["notebook"] == "sweep.ipynb" and job["state"] == "completed"
+    assert job["parameters"] == {"n": 21, "flag": True, "rate": 2.5, "label": "x y"}
+    executed = json.loads((server.root / job["outputs"]["notebook"]).read_text())
+    text = "".join(
+        "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", [])
+    )
+    assert "n*2 = 42 int True float 'x y'" in text
+
+
+def test_jobs_status_logs_open(kernel, server):
+    job = server.client.jobs(limit=1)["jobs"][0]
+    out = kernel.run("%swan jobs")
+    assert "<table>" in out["html"] and job["id"] in out["html"]
+    assert job["id"] in out["text"]  # plain text for non-HTML frontends
+    out = kernel.run(f"%swan status {job['id']}")
+    assert f"{job['id']} " in out["stdout"] and "completed" in out["stdout"]
+    out = kernel.run(f"%swan logs {job['id']}")
+    assert "n*2 = 42" in out["stdout"]
+    out = kernel.run(f"%swan open {job['id']}")
+    assert "/lab/tree/swan-ml-jobs/sweep-" in out["text"]
+
+
+def test_cancel_hold_release_from_the_kernel(kernel, server):
+    out = kernel.run("%swan submit slow.ipynb --memory 256MB --name 'slow one'")
+    assert "submitted" in out["stdout"], out
+    job_id = out["stdout"].split()[1]
+    assert server.client.job(job_id)["resources"]["memory_mb"] == 256
+    assert "held" in kernel.run(f"%swan hold {job_id}")["stdout"]
+    assert "pending" in kernel.run(f"%swan release {job_id}")["stdout"]
+    assert "cancelled" in kernel.run(f"%swan cancel {job_id}")["stdout"]
+    assert server.client.job(job_id)["state"] == "cancelled"
+
+
+def test_cell_magic_runs_the_cell_as_a_job(kernel, server):
+    out = kernel.run(
+        "%%swan submit --wait --name cellrun\nimport math\nprint('pi', round(math.pi, 3))"
+    )
+    assert out["error"] is None and "completed" in out["text"], out
+    job = server.client.jobs(limit=1)["jobs"][0]
+    assert job["name"] == "cellrun" and job["notebook"].startswith(".swan-ml-cells/cellrun-")
+    logs = server.client.logs(job["id"])
+    assert "pi 3.142" in logs["stdout"]
+
+
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ("%swan status nosuchjob", ["no job with id 'nosuchjob'"]),
+        ("%swan cancel nosuchjob", ["no job with id 'nosuchjob'"]),
+        ("%swan submit --cpus many", ["invalid int value"]),
+        ("%swan frobnicate", ["invalid choice"]),
+        ("%swan submit -p 'bad name=1'", ["not a valid Python identifier"]),
+        ("%swan submit --memory lots", ["memory 'lots'"]),
+        ("%swan submit missing.ipynb", ["does not exist"]),
+        ("%swan submit sweep.ipynb --gpus 9", ["gpus must be at most"]),
+        ("%%swan jobs\nprint(1)", ["only supports 'submit'"]),
+    ],
+)
+def test_user_errors_print_one_line(kernel, server, line, words):
+    os.utime(server.root / "sweep.ipynb")  # saved: no staleness warning
+    before = server.client.jobs()["total"]
+    out = kernel.run(line)
+    assert out["error"] is None, out["error"]
+    assert "Traceback" not in out["stderr"] + out["stdout"]
+    lines = [ln for ln in out["stderr"].splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(("swan:", "%swan", "%%swan")), out
+    for w in words:
+        assert w in lines[0]
+    assert server.client.jobs()["total"] == before
+
+
+def test_warns_when_the_saved_notebook_is_older_than_the_last_run(kernel, server):
+    nb = server.root / "sweep.ipynb"
+    old = time.time() - 3600
+    os.utime(nb, (old, old))
+    kernel.run("x = 1")
+    out = kernel.run("%swan submit --memory 256MB")
+    assert "warning: sweep.ipynb was last saved" in out["stderr"]
+    assert "submitted" in out["stdout"]
+    os.utime(nb)
+    kernel.run("y = 2")
+    os.utime(nb)
+    out = kernel.run("%swan submit --memory 256MB")
+    assert "warning" not in out["stderr"] and "submitted" in out["stdout"]
+
+
+def test_server_not_found_is_one_line(server):
+    k = Kernel(kernel_env(server, SWAN_ML_URL="http://127.0.0.1:9/"), server.root)
+    try:
+        out = k.run("%swan jobs")
+        assert out["error"] is None
+        assert out["stderr"].strip().startswith("swan: cannot reach the Jupyter server")
+        assert len(out["stderr"].strip().splitlines()) == 1
+    finally:
+        k.stop()
+
+
+def test_help_documents_every_verb(kernel):
+    out = kernel.run("%swan --help")
+    for verb in ("submit", "jobs", "status", "logs", "cancel", "hold", "release", "open",
+                 "backends"):  # fmt: skip
+        assert verb in out["stdout"]
+
+
+def cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "swan_ml_ext.cli", "--url", f"http://127.0.0.1:{server.port}/",
+         "--token", server.client.server.token, *args],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+
+
+def test_cli_submit_wait_json(server):
+    r = cli(server, "--json", "submit", "sweep.ipynb", "-p", "n=4", "--wait")
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert job["state"] == "completed" and job["parameters"] == {"n": 4}
+    r = cli(server, "--json", "jobs", "--limit", "3")
+    assert r.returncode == 0 and json.loads(r.stdout)["jobs"][0]["id"] == job["id"]
+    r = cli(server, "logs", job["id"])
+    assert "n*2 = 8" in r.stdout
+    r = cli(server, "--json", "backends")
+    assert json.loads(r.stdout)["backends"][0]["name"] == "condor"
+
+
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["status", "nosuchjob"], 1, "no job with id"),
+        (["submit", "sweep.ipynb", "--memory", "lots"], 2, "memory 'lots'"),
+        (["submit", "sweep.ipynb", "--backend", "slurm"], 1, "unknown backend 'slurm'"),
+        (["nosuchverb"], 2, "invalid choice"),
+        (["submit"], 2, "needs a NOTEBOOK"),
+    ],
+)
+def test_cli_errors(server, args, code, words):
+    r = cli(server, *args)
+    assert r.returncode == code
+    assert words in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_help_lists_verbs_and_pool(server):
+    r = cli(server, "--help")
+    assert r.returncode == 0
+    for verb in ("submit", "jobs", "status", "logs", "cancel", "hold", "release", "open",
+                 "backends", "pool"):  # fmt: skip
+        assert verb in r.stdout
