@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import keyword
 import re
 import sys
 import time
@@ -49,9 +50,14 @@ def parse_value(text: str) -> Any:
     if lowered in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[lowered]
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:
         return text
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise UsageError(f"value {text!r} is not a finite number") from None
+    return value
 
 
 def parse_param(item: str) -> tuple[str, Any]:
@@ -59,7 +65,7 @@ def parse_param(item: str) -> tuple[str, Any]:
         raise UsageError(f"parameter {item!r} must look like name=value")
     key, _, value = item.partition("=")
     key = key.strip()
-    if not key.isidentifier():
+    if not key.isidentifier() or keyword.iskeyword(key):
         raise UsageError(f"parameter name {key!r} is not a valid Python identifier")
     return key, parse_value(value)
 

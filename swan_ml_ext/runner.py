@@ -167,7 +167,12 @@ def run_notebook(
         print(result["message"], file=sys.stderr)
         return "error"
 
-    source = nbformat.read(args.notebook, as_version=4)
+    try:
+        source = nbformat.read(args.notebook, as_version=4)
+    except Exception as e:
+        result["message"] = f"the notebook cannot be read: {e}"
+        print(result["message"], file=sys.stderr)
+        return "error"
     original_ids = [c.get("id") for c in source.cells]
 
     class ProgressEngine(NBClientEngine):

@@ -194,3 +194,11 @@ async def test_every_route_needs_a_token(
     await assert_nothing_created(api, tmp_path)
     token = jp_serverapp.identity_provider.token
     assert token and token not in (e.value.response.body or b"").decode()
+
+
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+async def test_non_finite_parameters_are_refused(api, tmp_path, good_nb, value):
+    raw = b'{"notebook": "good.ipynb", "parameters": {"x": ' + value + b"}}"
+    status, data = await api.call("POST", "jobs", raw=raw)
+    assert status == 400 and "NaN or Infinity" in data["message"]
+    await assert_nothing_created(api, tmp_path)

@@ -156,6 +156,10 @@ def parse_parameters(raw: Any) -> dict[str, Any]:
     for key in raw:
         if not key.isidentifier() or keyword.iskeyword(key):
             raise InvalidRequest(f"parameter name {key!r} is not a valid Python identifier")
+    try:
+        json.dumps(raw, allow_nan=False)
+    except ValueError:
+        raise InvalidRequest("parameters must not contain NaN or Infinity") from None
     return raw
 
 

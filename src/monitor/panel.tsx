@@ -1,0 +1,319 @@
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { FINAL_STATES, IJob, JobState } from '../api';
+import { filterJobs, IJobFilter, jobDuration, JobsModel } from '../model';
+
+export interface IMonitorActions {
+  open(path: string): void;
+  resubmit(job: IJob): void;
+  notify(message: string): void;
+}
+
+const STATES: JobState[] = [
+  'pending',
+  'running',
+  'held',
+  'completed',
+  'failed',
+  'cancelled'
+];
+const ROW_HEIGHT = 56;
+const OVERSCAN = 8;
+
+function Badge({ state }: { state: JobState }): JSX.Element {
+  return (
+    <span className={`jp-SwanML-badge jp-SwanML-badge-${state}`}>{state}</span>
+  );
+}
+
+function Progress({ job }: { job: IJob }): JSX.Element | null {
+  const { cells_done = 0, cells_total = 0 } = job.progress ?? {};
+  if (!cells_total || job.state !== 'running') {
+    return null;
+  }
+  return (
+    <progress
+      className="jp-SwanML-progress"
+      max={cells_total}
+      value={cells_done}
+      aria-label={`cell ${cells_done} of ${cells_total}`}
+      title={`cell ${cells_done}/${cells_total}`}
+    />
+  );
+}
+
+function Row(props: {
+  job: IJob;
+  top: number;
+  onSelect: (id: string) => void;
+}): JSX.Element {
+  const { job } = props;
+  return (
+    <li
+      className="jp-SwanML-row-item"
+      style={{ top: props.top, height: ROW_HEIGHT }}
+      role="listitem"
+      aria-label={`${job.name} ${job.state}`}
+    >
+      <button
+        className="jp-SwanML-row-button"
+        onClick={() => props.onSelect(job.id)}
+        title={job.message || job.notebook}
+      >
+        <span className="jp-SwanML-row-top">
+          <span className="jp-SwanML-row-name">{job.name}</span>
+          <Badge state={job.state} />
+        </span>
+        <span className="jp-SwanML-row-bottom">
+          <span>{job.backend}</span>
+          <span>{jobDuration(job)}</span>
+          <Progress job={job} />
+          {job.state !== 'running' && (
+            <span className="jp-SwanML-row-message">{job.message}</span>
+          )}
+        </span>
+      </button>
+    </li>
+  );
+}
+
+/** Only the rows in view are in the DOM: thousands of jobs stay smooth. */
+function VirtualList(props: {
+  jobs: IJob[];
+  onSelect: (id: string) => void;
+}): JSX.Element {
+  const ref = React.useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = React.useState(0);
+  const [height, setHeight] = React.useState(600);
+  React.useEffect(() => {
+    const el = ref.current;
+    if (!el) {
+      return;
+    }
+    const observer = new ResizeObserver(() => setHeight(el.clientHeight));
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(
+    props.jobs.length,
+    Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN
+  );
+  return (
+    <div
+      ref={ref}
+      className="jp-SwanML-list"
+      onScroll={e => setScrollTop((e.target as HTMLDivElement).scrollTop)}
+    >
+      <ul
+        role="list"
+        aria-label="Jobs"
+        style={{ height: props.jobs.length * ROW_HEIGHT }}
+      >
+        {props.jobs.slice(first, last).map((job, i) => (
+          <Row
+            key={job.id}
+            job={job}
+            top={(first + i) * ROW_HEIGHT}
+            onSelect={props.onSelect}
+          />
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function LogTail(props: { model: JobsModel; job: IJob }): JSX.Element {
+  const [text, setText] = React.useState('');
+  const active = !FINAL_STATES.has(props.job.state);
+  React.useEffect(() => {
+    let stopped = false;
+    const load = () =>
+      props.model
+        .logs(props.job.id, 200)
+        .then(l => !stopped && setText(l.stdout + l.stderr))
+        .catch(reason => !stopped && setText(`logs unavailable: ${reason}`));
+    void load();
+    const timer = active ? setInterval(load, 2000) : undefined;
+    return () => {
+      stopped = true;
+      if (timer) {
+        clearInterval(timer);
+      }
+    };
+  }, [props.job.id, active]);
+  return (
+    <pre className="jp-SwanML-logs" aria-label="Log tail" tabIndex={0}>
+      {text || (active ? 'no output yet' : 'no output')}
+    </pre>
+  );
+}
+
+function Detail(props: {
+  model: JobsModel;
+  job: IJob;
+  actions: IMonitorActions;
+  onBack: () => void;
+}): JSX.Element {
+  const { job, model, actions } = props;
+  const act = (action: 'cancel' | 'hold' | 'release') =>
+    model
+      .act(job.id, action)
+      .catch(reason => actions.notify(reason?.message ?? String(reason)));
+  const active = !FINAL_STATES.has(job.state);
+  const rows: [string, string][] = [
+    ['State', job.state],
+    ['Notebook', job.notebook],
+    ['Backend', job.backend],
+    ['Environment', job.environment],
+    ['Duration', jobDuration(job)],
+    ['Created', new Date(job.created_at).toLocaleString()],
+    ['Resources', JSON.stringify(job.resources)],
+    ['Parameters', JSON.stringify(job.parameters)],
+    ['Engine', JSON.stringify(job.engine_ref)]
+  ];
+  return (
+    <div className="jp-SwanML-detail" aria-label={`Job ${job.name}`}>
+      <div className="jp-SwanML-detail-head">
+        <button className="jp-SwanML-link" onClick={props.onBack}>
+          ← All jobs
+        </button>
+        <h3>{job.name}</h3>
+        <Badge state={job.state} />
+      </div>
+      <Progress job={job} />
+      {job.message && (
+        <p className="jp-SwanML-message" role="status">
+          {job.message}
+        </p>
+      )}
+      <div className="jp-SwanML-actions">
+        {active && <button onClick={() => act('cancel')}>Cancel</button>}
+        {(job.state === 'pending' || job.state === 'running') && (
+          <button onClick={() => act('hold')}>Hold</button>
+        )}
+        {job.state === 'held' && (
+          <button onClick={() => act('release')}>Release</button>
+        )}
+        {job.outputs?.notebook && (
+          <button onClick={() => actions.open(job.outputs.notebook!)}>
+            Open result
+          </button>
+        )}
+        <button onClick={() => actions.open(job.notebook)}>
+          Open original
+        </button>
+        <button onClick={() => actions.resubmit(job)}>Resubmit…</button>
+      </div>
+      <dl className="jp-SwanML-fields">
+        {rows.map(([k, v]) => (
+          <React.Fragment key={k}>
+            <dt>{k}</dt>
+            <dd>{v}</dd>
+          </React.Fragment>
+        ))}
+      </dl>
+      <h4>Log</h4>
+      <LogTail model={model} job={job} />
+    </div>
+  );
+}
+
+/** The left-panel job monitor: every job of every backend, newest first. */
+export class JobMonitor extends ReactWidget {
+  constructor(
+    readonly model: JobsModel,
+    readonly actions: IMonitorActions
+  ) {
+    super();
+    this.addClass('jp-SwanML-monitor');
+  }
+
+  filter: IJobFilter = { state: '', backend: '', text: '' };
+  selected: string | null = null;
+
+  select(id: string | null): void {
+    this.selected = id;
+    this.update();
+  }
+
+  render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.changed}>{() => this._render()}</UseSignal>
+    );
+  }
+
+  private _render(): JSX.Element {
+    const model = this.model;
+    const job = this.selected ? model.job(this.selected) : undefined;
+    if (job) {
+      return (
+        <Detail
+          model={model}
+          job={job}
+          actions={this.actions}
+          onBack={() => this.select(null)}
+        />
+      );
+    }
+    const jobs = filterJobs(model.jobs, this.filter);
+    const backends = model.backends?.backends.map(b => b.name) ?? [];
+    const setFilter = (f: Partial<IJobFilter>) => {
+      this.filter = { ...this.filter, ...f };
+      this.update();
+    };
+    return (
+      <div className="jp-SwanML-panel">
+        <div className="jp-SwanML-header">
+          <h2>Batch jobs</h2>
+          <input
+            type="search"
+            className="jp-mod-styled"
+            placeholder="Search jobs"
+            aria-label="Search jobs"
+            value={this.filter.text}
+            onChange={e => setFilter({ text: e.target.value })}
+          />
+          <div className="jp-SwanML-filters">
+            <select
+              aria-label="Filter by state"
+              className="jp-mod-styled"
+              value={this.filter.state}
+              onChange={e => setFilter({ state: e.target.value as JobState })}
+            >
+              <option value="">all states</option>
+              {STATES.map(s => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+            <select
+              aria-label="Filter by backend"
+              className="jp-mod-styled"
+              value={this.filter.backend}
+              onChange={e => setFilter({ backend: e.target.value })}
+            >
+              <option value="">all backends</option>
+              {backends.map(b => (
+                <option key={b} value={b}>
+                  {b}
+                </option>
+              ))}
+            </select>
+          </div>
+          <span className="jp-SwanML-count" aria-live="polite">
+            {jobs.length} of {model.jobs.length} jobs
+          </span>
+        </div>
+        {model.serverError && (
+          <p className="jp-SwanML-error" role="alert">
+            swan-ml-ext server extension: {model.serverError}
+          </p>
+        )}
+        <VirtualList jobs={jobs} onSelect={id => this.select(id)} />
+      </div>
+    );
+  }
+}

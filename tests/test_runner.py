@@ -1,0 +1,248 @@
+"""The worker-side runner, run for real as a subprocess with papermill and the python3 kernel.
+
+Each run starts a kernel (~3-5 s), so this file keeps to four runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+import swan_ml_ext
+
+RUNNER = Path(swan_ml_ext.__file__).resolve().parent / "runner.py"
+
+
+def write_notebook(path: Path, *cells: Any) -> Path:
+    nb = new_notebook(cells=list(cells))
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+    return path
+
+
+def params_cell(source: str) -> Any:
+    return new_code_cell(source, metadata={"tags": ["parameters"]})
+
+
+def run_runner(
+    tmp_path: Path, notebook: Path, params: dict[str, Any], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")}
+    return subprocess.run(
+        [
+            sys.executable,
+            str(RUNNER),
+            "--notebook",
+            notebook.name,
+            "--parameters",
+            "params.json",
+            "--output",
+            "output",
+            "--workdir",
+            "work",
+            "--kernel",
+            "python3",
+            *extra,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def stream_text(cell: Any) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+
+
+def cell_with(nb: Any, fragment: str) -> Any:
+    matches = [c for c in nb.cells if fragment in "".join(c.source)]
+    assert len(matches) == 1, f"expected one cell containing {fragment!r}"
+    return matches[0]
+
+
+def test_parametrised_notebook_completes_with_outputs_files_and_provenance(
+    tmp_path: Path,
+) -> None:
+    # Given
+    notebook = write_notebook(
+        tmp_path / "double.ipynb",
+        new_markdown_cell("# Doubles x"),
+        params_cell("x = 1"),
+        new_code_cell("print(x * 2)"),
+        new_code_cell(
+            "from pathlib import Path\n"
+            "Path('made.txt').write_text(f'x was {x}')\n"
+            "Path('sub').mkdir()\n"
+            "Path('sub/deep.txt').write_text('deep')"
+        ),
+    )
+
+    # When
+    proc = run_runner(
+        tmp_path, notebook, {"x": 21}, "--job-id", "job-42", "--environment", "default"
+    )
+
+    # Then: exit 0, and the executed notebook shows the parametrised result
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "output"
+    executed = nbformat.read(str(out / "notebook.ipynb"), as_version=4)
+    assert stream_text(cell_with(executed, "print(x * 2)")) == "42\n"
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "x = 21" in injected[0].source
+    # the kernel's output is passed through to the runner's stdout (the job's log)
+    assert "42" in proc.stdout
+
+    # files the notebook created are filed under output/files, folders kept
+    assert (out / "files" / "made.txt").read_text() == "x was 21"
+    assert (out / "files" / "sub" / "deep.txt").read_text() == "deep"
+    assert (tmp_path / "work" / "made.txt").exists()  # it ran in the work dir
+
+    # result.json
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "completed"
+    assert result["message"] == ""
+    assert result["parameters"] == {"x": 21}
+    assert result["job_id"] == "job-42"
+    assert result["environment"] == "default"
+    assert result["execute_host"] == socket.gethostname()
+    assert result["started_at"] <= result["finished_at"]
+
+    # provenance in the executed notebook's metadata
+    meta = executed.metadata["swan_ml"]
+    assert meta["parameters"] == {"x": 21}
+    assert meta["status"] == "completed"
+    assert meta["job_id"] == "job-42"
+    assert meta["execute_host"] == socket.gethostname()
+    assert isinstance(meta["started_at"], float) and isinstance(meta["finished_at"], float)
+    assert meta["started_at"] <= meta["finished_at"]
+    assert meta["started_at"] == result["started_at"]
+    assert meta["finished_at"] == result["finished_at"]
+
+
+def test_failing_cell_is_named_as_the_user_numbers_it(tmp_path: Path) -> None:
+    # Given: cell 3 (1-based, counting the parameters cell) divides by zero;
+    # papermill injects a cell, so the executed notebook's indices are shifted
+    notebook = write_notebook(
+        tmp_path / "broken.ipynb",
+        params_cell("x = 1"),
+        new_code_cell("print('before', x)"),
+        new_code_cell("y = x / 0"),
+        new_code_cell("print('after')"),
+    )
+
+    # When
+    proc = run_runner(tmp_path, notebook, {"x": 2})
+
+    # Then
+    assert proc.returncode == 1, proc.stderr
+    out = tmp_path / "output"
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "failed"
+    assert re.search(r"\bcell 3\b", result["message"]), result["message"]
+    assert "ZeroDivisionError" in result["message"]
+    assert result["ename"] == "ZeroDivisionError"
+    assert "division by zero" in result["evalue"]
+    assert result["message"] in proc.stderr
+
+    # the executed notebook is still written, with what ran before the failure
+    executed = nbformat.read(str(out / "notebook.ipynb"), as_version=4)
+    assert stream_text(cell_with(executed, "print('before', x)")) == "before 2\n"
+    failing = cell_with(executed, "y = x / 0")
+    errors = [o for o in failing.outputs if o.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == "ZeroDivisionError"
+    assert stream_text(cell_with(executed, "print('after')")) == ""  # never ran
+    assert executed.metadata["swan_ml"]["status"] == "failed"
+    assert executed.metadata["swan_ml"]["message"] == result["message"]
+
+
+def test_string_parameters_come_through_exactly(tmp_path: Path) -> None:
+    # Given: values that break naive quoting in Python, JSON, shells or ClassAds
+    params: dict[str, Any] = {
+        "quotes": "say \"hi\" and 'bye' \"\"\" '''",
+        "newlines": "line1\nline2\r\n\tindented\n",
+        "shell": "$(rm -rf /tmp/nothing) `whoami` ${HOME} $PATH; echo pwned | cat && exit 1",
+        "backslashes": 'C:\\new\\table \\n \\" \\\\ end\\',
+        "unicode": "é ü ß 日本語 🚀 \u200b",
+        "braces": "{x} {{y}} %s %(z)s",
+        "empty": "",
+        "number": 3,
+        "ratio": 0.25,
+        "flag": False,
+        "nothing": None,
+        "nested": {"a": ["b", {"c": "d'e\"f"}], "n": 1},
+    }
+    defaults = "\n".join(f"{name} = 'default'" for name in params)
+    notebook = write_notebook(
+        tmp_path / "strings.ipynb",
+        params_cell(defaults),
+        new_code_cell("\n".join(f"print(repr({name}))" for name in params)),
+        new_code_cell(
+            "import json\n"
+            f"json.dump({{n: globals()[n] for n in {list(params)!r}}},"
+            " open('seen.json', 'w', encoding='utf-8'))"
+        ),
+    )
+
+    # When
+    proc = run_runner(tmp_path, notebook, params)
+
+    # Then
+    assert proc.returncode == 0, proc.stderr
+    executed = nbformat.read(str(tmp_path / "output" / "notebook.ipynb"), as_version=4)
+    printed = stream_text(cell_with(executed, "print(repr(quotes))"))
+    assert printed == "".join(f"{value!r}\n" for value in params.values())
+    seen = json.loads((tmp_path / "output" / "files" / "seen.json").read_text(encoding="utf-8"))
+    assert seen == params
+    assert executed.metadata["swan_ml"]["parameters"] == params
+
+
+def test_inputs_are_copied_into_the_work_dir(tmp_path: Path) -> None:
+    # Given: an inputs folder with nested files
+    inputs = tmp_path / "inputs"
+    (inputs / "data").mkdir(parents=True)
+    (inputs / "data" / "table.csv").write_text("a,b\n1,2\n3,4\n")
+    (inputs / "config.json").write_text('{"scale": 10}')
+    notebook = write_notebook(
+        tmp_path / "reader.ipynb",
+        params_cell("column = 'a'"),
+        new_code_cell(
+            "import csv, json\n"
+            "rows = list(csv.DictReader(open('data/table.csv')))\n"
+            "scale = json.load(open('config.json'))['scale']\n"
+            "total = sum(int(r[column]) for r in rows) * scale\n"
+            "print('total', total)\n"
+            "open('summary.txt', 'w').write(str(total))"
+        ),
+    )
+
+    # When
+    proc = run_runner(tmp_path, notebook, {"column": "b"}, "--inputs", "inputs")
+
+    # Then: the notebook read the inputs from its working directory
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "output"
+    executed = nbformat.read(str(out / "notebook.ipynb"), as_version=4)
+    assert stream_text(cell_with(executed, "csv.DictReader")) == "total 60\n"
+    assert (tmp_path / "work" / "data" / "table.csv").read_text() == "a,b\n1,2\n3,4\n"
+    assert (out / "files" / "summary.txt").read_text() == "60"
+    # unchanged inputs are not shipped back as created files
+    files = out / "files"
+    shipped = sorted(p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file())
+    assert shipped == ["summary.txt"]
+    assert json.loads((out / "result.json").read_text())["status"] == "completed"
