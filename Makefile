@@ -16,7 +16,7 @@ BUILD_TOOLS := "jupyterlab==4.6.6" "jupyter_server==2.21.1" "hatchling>=1.33" \
 demo: install pool
 	$(PY) -m swan_ml_ext.demo --dir "$(DEMO_DIR)" --port $(DEMO_PORT)
 
-test: install pool lint
+test: install pool lint ui-tests/node_modules/.yarn-state.yml
 	bash .ci/tests.sh
 
 deps: system install
@@ -25,8 +25,9 @@ deps: system install
 system: .make/system
 .make/system:
 	@mkdir -p .make
-	@if ! command -v debootstrap >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; \
+	@if ! command -v debootstrap >/dev/null || ! test -x /usr/bin/chromium; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    debootstrap chromium >/dev/null; \
 	fi
 	@touch $@
 
@@ -42,6 +43,10 @@ node_modules/.yarn-state.yml: package.json yarn.lock $(VENV)/.deps
 	jlpm install --immutable
 	@touch $@
 
+ui-tests/node_modules/.yarn-state.yml: ui-tests/package.json ui-tests/yarn.lock $(VENV)/.deps
+	cd ui-tests && jlpm install --immutable
+	@touch $@
+
 build: swan_ml_ext/labextension/package.json
 swan_ml_ext/labextension/package.json: node_modules/.yarn-state.yml $(shell find src schema style -type f 2>/dev/null) tsconfig.json
 	jlpm build
@@ -54,6 +59,7 @@ $(VENV)/.installed: $(VENV)/.deps swan_ml_ext/labextension/package.json
 	@touch $@
 
 pool: system install
+	@test "$$(id -u)" = 0 || { echo "the personal pool needs root (chroot, mounts)"; exit 2; }
 	swan-ml pool up
 
 lint: install node_modules/.yarn-state.yml
@@ -61,8 +67,9 @@ lint: install node_modules/.yarn-state.yml
 	ruff format --check swan_ml_ext tests bench
 	jlpm lint:check
 
-bench: install pool
+bench: install pool ui-tests/node_modules/.yarn-state.yml
 	$(PY) bench/run_all.py
+	cd ui-tests && jlpm playwright test --config bench.config.js
 
 clean:
 	rm -rf .make lib tsconfig.tsbuildinfo swan_ml_ext/labextension node_modules $(VENV)

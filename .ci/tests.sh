@@ -17,13 +17,21 @@ passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 
 # jest (frontend models and components)
 if [ -d src/__tests__ ]; then
-  jlpm -s jest --ci 2>&1 | tee "$log"
+  jlpm jest --ci 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   p=$(grep -E '^Tests:' "$log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
   f=$(grep -E '^Tests:' "$log" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
   [ "$rc" -eq 0 ] || status=1
 fi
+
+# Galata in Debian's Chromium against a real JupyterLab and the real pool
+(cd ui-tests && jlpm playwright test) 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+p=$(grep -E '^\s+[0-9]+ passed' "$log" | grep -oE '[0-9]+' | head -n1 || true)
+f=$(grep -E '^\s+[0-9]+ failed' "$log" | grep -oE '[0-9]+' | head -n1 || true)
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+[ "$rc" -eq 0 ] || status=1
 
 rm -f "$log"
 echo "${passed} passed, ${failed} failed"

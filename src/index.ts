@@ -158,7 +158,8 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand(CommandIDs.runOnBatch, {
       label: 'Run on batch',
-      caption: 'Run this notebook as a batch job (HTCondor, Kubeflow, Spark)',
+      caption:
+        'Run on batch: run this notebook as an HTCondor, Kubeflow or Spark job',
       icon: args => (args.toolbar ? batchIcon : undefined),
       isEnabled: () => true,
       execute: async args => {

@@ -99,6 +99,16 @@ def _files_snapshot(root: Path) -> dict[str, float]:
     }
 
 
+def _assigned_gpus() -> str:
+    """The GPUs this job was given ('' for none; HTCondor sets CUDA_VISIBLE_DEVICES=10000
+    as a sentinel when it assigned none)."""
+    condor = os.environ.get("_CONDOR_AssignedGPUs", "")
+    cuda = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    if condor:
+        return condor
+    return "" if cuda in ("", "10000", "-1") else cuda
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notebook", required=True)
@@ -125,9 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "job_id": args.job_id,
         "environment": args.environment,
         "execute_host": socket.gethostname(),
-        "assigned_gpus": os.environ.get("CUDA_VISIBLE_DEVICES")
-        or os.environ.get("_CONDOR_AssignedGPUs")
-        or "",
+        "assigned_gpus": _assigned_gpus(),
         "python": sys.executable,
         "parameters": params,
         "started_at": started,

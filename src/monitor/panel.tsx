@@ -150,6 +150,47 @@ function LogTail(props: { model: JobsModel; job: IJob }): JSX.Element {
   );
 }
 
+export function formatResources(job: IJob): string {
+  const r = job.resources;
+  const parts = [
+    `${r.cpus ?? 1} CPU`,
+    `${r.memory_mb ?? 0} MB`,
+    `${r.gpus ?? 0} GPU`
+  ];
+  if (r.gpu_memory_mb) {
+    parts.push(`GPU memory ≥ ${r.gpu_memory_mb} MB`);
+  }
+  if (r.gpu_capability) {
+    parts.push(`capability ≥ ${r.gpu_capability}`);
+  }
+  if (r.max_runtime_s) {
+    parts.push(`max ${r.max_runtime_s} s`);
+  }
+  return parts.join(' · ');
+}
+
+export function formatParameters(job: IJob): string {
+  const entries = Object.entries(job.parameters ?? {});
+  return entries.length
+    ? entries.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')
+    : 'none';
+}
+
+export function formatEngine(job: IJob): string {
+  const e = job.engine_ref as Record<string, unknown>;
+  const parts: string[] = [];
+  if (e.cluster_id !== undefined) {
+    parts.push(`cluster ${e.cluster_id}`);
+  }
+  if (e.execute_host) {
+    parts.push(`on ${e.execute_host}`);
+  }
+  if (e.assigned_gpus) {
+    parts.push(`GPUs ${e.assigned_gpus}`);
+  }
+  return parts.join(' ') || '—';
+}
+
 function Detail(props: {
   model: JobsModel;
   job: IJob;
@@ -169,9 +210,9 @@ function Detail(props: {
     ['Environment', job.environment],
     ['Duration', jobDuration(job)],
     ['Created', new Date(job.created_at).toLocaleString()],
-    ['Resources', JSON.stringify(job.resources)],
-    ['Parameters', JSON.stringify(job.parameters)],
-    ['Engine', JSON.stringify(job.engine_ref)]
+    ['Resources', formatResources(job)],
+    ['Parameters', formatParameters(job)],
+    ['Engine', formatEngine(job)]
   ];
   return (
     <div className="jp-SwanML-detail" aria-label={`Job ${job.name}`}>

@@ -137,31 +137,48 @@ export class SubmitForm extends ReactWidget {
         <p className="jp-SwanML-notebook">
           Notebook: <code>{this.notebook}</code>
         </p>
-        <div className="jp-SwanML-field">
-          <label htmlFor="swan-backend">Backend</label>
-          <select
-            id="swan-backend"
-            className="jp-mod-styled"
-            value={v.backend}
-            onChange={ev => this.set('backend', ev.target.value)}
-          >
-            {this.backends.backends.map(b => (
-              <option
-                key={b.name}
-                value={b.name}
-                disabled={!b.available}
-                title={b.reason}
-              >
-                {b.name}
-                {b.available ? '' : ` — unavailable: ${b.reason ?? ''}`}
-              </option>
-            ))}
-          </select>
-          {e.backend && (
-            <span className="jp-SwanML-error" role="alert">
-              {e.backend}
-            </span>
-          )}
+        <div className="jp-SwanML-row">
+          <div className="jp-SwanML-field">
+            <label htmlFor="swan-backend">Backend</label>
+            <select
+              id="swan-backend"
+              className="jp-mod-styled"
+              value={v.backend}
+              onChange={ev => this.set('backend', ev.target.value)}
+            >
+              {this.backends.backends.map(b => (
+                <option
+                  key={b.name}
+                  value={b.name}
+                  disabled={!b.available}
+                  title={b.reason}
+                >
+                  {b.name}
+                  {b.available ? '' : ` — unavailable: ${b.reason ?? ''}`}
+                </option>
+              ))}
+            </select>
+            {e.backend && (
+              <span className="jp-SwanML-error" role="alert">
+                {e.backend}
+              </span>
+            )}
+          </div>
+          <div className="jp-SwanML-field">
+            <label htmlFor="swan-environment">Environment</label>
+            <select
+              id="swan-environment"
+              className="jp-mod-styled"
+              value={v.environment}
+              onChange={ev => this.set('environment', ev.target.value)}
+            >
+              {this.backends.environments.map(env => (
+                <option key={env.name} value={env.name} title={env.description}>
+                  {env.name}
+                </option>
+              ))}
+            </select>
+          </div>
         </div>
         <div className="jp-SwanML-row">
           <Field
@@ -216,21 +233,6 @@ export class SubmitForm extends ReactWidget {
             />
           </div>
         )}
-        <div className="jp-SwanML-field">
-          <label htmlFor="swan-environment">Environment</label>
-          <select
-            id="swan-environment"
-            className="jp-mod-styled"
-            value={v.environment}
-            onChange={ev => this.set('environment', ev.target.value)}
-          >
-            {this.backends.environments.map(env => (
-              <option key={env.name} value={env.name} title={env.description}>
-                {env.name}
-              </option>
-            ))}
-          </select>
-        </div>
         <fieldset className="jp-SwanML-params">
           <legend>Parameters</legend>
           {v.params.length === 0 && (

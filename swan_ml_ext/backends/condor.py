@@ -340,7 +340,7 @@ class CondorBackend(Backend):
         if isinstance(host, str):
             ref["execute_host"] = host
         gpus = ad.get("AssignedGPUs")
-        if isinstance(gpus, str):
+        if isinstance(gpus, str) and gpus:
             ref["assigned_gpus"] = gpus
         progress = None
         prog = _b64(ad.get("SwanMLProgress"))
