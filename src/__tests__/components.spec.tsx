@@ -1,6 +1,7 @@
 import { Widget } from '@lumino/widgets';
 
-import { IBackends, IJob } from '../api';
+import { IBackends } from '../api';
+import { makeJob as job } from './fixtures';
 import { JobsModel } from '../model';
 import { JobMonitor, formatEngine, formatResources } from '../monitor/panel';
 import { SubmitForm } from '../submit/dialog';
@@ -39,31 +40,6 @@ async function rendered(w: Widget): Promise<HTMLElement> {
   w.update();
   await new Promise(r => setTimeout(r, 50));
   return w.node;
-}
-
-function job(id: string, over: Partial<IJob> = {}): IJob {
-  return {
-    id,
-    name: `job ${id}`,
-    backend: 'condor',
-    state: 'running',
-    notebook: 'a.ipynb',
-    parameters: {},
-    resources: { cpus: 2, memory_mb: 1024, gpus: 1 },
-    environment: 'default',
-    engine_ref: {
-      cluster_id: 7,
-      execute_host: 'slot1@node',
-      assigned_gpus: 'GPU-1'
-    },
-    message: '',
-    progress: { cells_done: 2, cells_total: 5 },
-    created_at: `2026-11-28T10:${String(Math.floor(+id / 60) % 60).padStart(2, '0')}:${String(+id % 60).padStart(2, '0')}.000Z`,
-    started_at: null,
-    finished_at: null,
-    outputs: {},
-    ...over
-  };
 }
 
 describe('SubmitForm', () => {

@@ -1,4 +1,4 @@
-import { IJob } from '../api';
+import { makeJob as job } from './fixtures';
 import { filterJobs, formatDuration, jobDuration, JobsModel } from '../model';
 
 // Only the request layer is replaced: the model's logic runs for real.
@@ -7,27 +7,6 @@ jest.mock('../api', () => ({
   ...jest.requireActual('../api'),
   requestAPI: (...args: any[]) => requestAPI(...args)
 }));
-
-function job(id: string, over: Partial<IJob> = {}): IJob {
-  return {
-    id,
-    name: `job ${id}`,
-    backend: 'condor',
-    state: 'running',
-    notebook: `nb/${id}.ipynb`,
-    parameters: {},
-    resources: { cpus: 1 },
-    environment: 'default',
-    engine_ref: {},
-    message: '',
-    progress: {},
-    created_at: `2026-11-28T10:00:${id.padStart(2, '0')}.000Z`,
-    started_at: null,
-    finished_at: null,
-    outputs: {},
-    ...over
-  };
-}
 
 describe('filterJobs', () => {
   const jobs = [
