@@ -24,7 +24,7 @@ def free_port() -> int:
 class ServerProcess:
     """A real `jupyter server` process with swan_ml_ext, killable like a culled session."""
 
-    def __init__(self, tmp: Path, *extra_args: str):
+    def __init__(self, tmp: Path, *extra_args: str, env: dict[str, str] | None = None):
         self.root = tmp / "root"
         self.root.mkdir(exist_ok=True)
         self.tmp = tmp
@@ -32,6 +32,7 @@ class ServerProcess:
         self.client = SwanMLClient(Server(f"http://127.0.0.1:{self.port}/", "test-token"))
         self.proc: subprocess.Popen | None = None
         self.extra_args = list(extra_args)
+        self.env = env
 
     def start(self) -> None:
         cmd = [
@@ -46,7 +47,9 @@ class ServerProcess:
             *self.extra_args,
         ]  # fmt: skip
         log = open(self.tmp / "server.log", "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=log, start_new_session=True, env=self.env
+        )
         deadline = time.monotonic() + 60
         while True:
             try:

@@ -236,3 +236,33 @@ def test_cli_help_lists_verbs_and_pool(server):
     for verb in ("submit", "jobs", "status", "logs", "cancel", "hold", "release", "open",
                  "backends", "pool"):  # fmt: skip
         assert verb in r.stdout
+
+
+def test_cli_finds_the_server_through_the_runtime_dir(tmp_path, condor_pool):
+    """No --url/--token: the CLI reads the running server's jpserver-*.json."""
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    env.pop("SWAN_ML_URL", None)
+    srv = ServerProcess(tmp_path, env=env)
+    write_notebook(srv.root / "one.ipynb", "print('found you')")
+    srv.start()
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "swan_ml_ext.cli", "--json", "submit", "one.ipynb", "--wait"],
+            capture_output=True, text=True, timeout=180, env=env,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        job = json.loads(r.stdout)
+        assert job["state"] == "completed"
+        r = subprocess.run(
+            [sys.executable, "-m", "swan_ml_ext.cli", "logs", job["id"], "--follow"],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert r.returncode == 0 and "found you" in r.stdout
+    finally:
+        srv.stop()
+    # with no server left, one clear line and a failure code
+    r = subprocess.run(
+        [sys.executable, "-m", "swan_ml_ext.cli", "jobs"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert r.returncode == 1 and "no Jupyter server with swan-ml-ext found" in r.stderr
