@@ -9,15 +9,12 @@ from typing import Any
 from . import pool
 from .client import ClientError, SwanMLClient
 from .commands import (
-    FINAL,
     ParserExit,
     UsageError,
     build_parser,
     follow_logs,
-    format_backends,
-    format_job,
-    format_jobs,
     progress_line,
+    run_verb,
     spec_from_args,
     wait,
 )
@@ -85,32 +82,11 @@ def run(args: Any, client: SwanMLClient) -> int:
         elif job["outputs"].get("notebook"):
             print(f"executed notebook: {job['outputs']['notebook']}", file=out)
         return EXIT_OK if job["state"] == "completed" else EXIT_FAILED
-    if verb == "jobs":
-        data = client.jobs(state=args.state, backend=args.backend, limit=args.limit)
-        emit(data, format_jobs(data["jobs"]))
-    elif verb == "status":
-        job = client.job(args.id)
-        emit(job, format_job(job))
-    elif verb in ("cancel", "hold", "release"):
-        job = getattr(client, verb)(args.id)
-        emit(job, progress_line(job))
-    elif verb == "open":
-        job = client.job(args.id)
-        nb = (job.get("outputs") or {}).get("notebook")
-        if not nb:
-            state = job["state"]
-            why = "it has not finished" if state not in FINAL else "it has no executed notebook"
-            raise ClientError(f"job {args.id} is {state}: {why}")
-        emit({"notebook": nb, "url": client.open_url(nb)}, client.open_url(nb))
-    elif verb == "logs":
-        if args.follow and not args.json:
-            follow_logs(client, args.id, out, args.tail)
-        else:
-            data = client.logs(args.id, tail=args.tail)
-            emit(data, data["stdout"] + data["stderr"])
-    elif verb == "backends":
-        data = client.backends()
-        emit(data, format_backends(data))
+    if verb == "logs" and args.follow and not args.json:
+        follow_logs(client, args.id, out, args.tail)
+        return EXIT_OK
+    result = run_verb(args, client)
+    emit(result.data, result.text)
     return EXIT_OK
 
 

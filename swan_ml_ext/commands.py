@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import keyword
 import re
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .client import SwanMLClient
+from .client import ClientError, SwanMLClient
 
 FINAL = {"completed", "failed", "cancelled"}
+STATE_COLOURS = {
+    "pending": "#9e9e9e", "running": "#1976d2", "held": "#f57c00",
+    "completed": "#388e3c", "failed": "#d32f2f", "cancelled": "#616161",
+}  # fmt: skip
+
 VERBS_HELP = """verbs:
   submit [NOTEBOOK] [options]   run a notebook on a backend (default: the current notebook)
   jobs [--state S] [--backend B] [--limit N]   list jobs, newest first
@@ -265,3 +272,71 @@ def _overlap(old: str, new: str) -> int:
         if old.endswith(new[:size]):
             return size
     return 0
+
+
+def jobs_html(jobs: list[dict[str, Any]], client: SwanMLClient) -> str:
+    rows = []
+    for j in jobs:
+        prog = j.get("progress") or {}
+        cells = (
+            f"{prog.get('cells_done', 0)}/{prog['cells_total']}" if prog.get("cells_total") else ""
+        )
+        colour = STATE_COLOURS.get(j["state"], "#000")
+        nb = (j.get("outputs") or {}).get("notebook")
+        link = (
+            f'<a href="{html.escape(client.open_url(nb))}" target="_blank">open</a>' if nb else ""
+        )
+        rows.append(
+            "<tr>"
+            f"<td><code>{html.escape(j['id'])}</code></td><td>{html.escape(j['name'])}</td>"
+            f"<td>{html.escape(j['backend'])}</td>"
+            f'<td><span style="color:{colour};font-weight:600">{html.escape(j["state"])}'
+            f"</span></td><td>{cells}</td>"
+            f"<td>{html.escape(j['created_at'][:19].replace('T', ' '))}</td>"
+            f"<td>{html.escape(j.get('message') or '')}</td><td>{link}</td></tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("id", "name", "backend", "state", "cells", "created", "message", "")
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+@dataclass
+class Output:
+    """What a verb produced: data for --json, text for terminals, HTML for notebooks."""
+
+    data: Any
+    text: str
+    html: str | None = None
+
+
+def run_verb(args: argparse.Namespace, client: SwanMLClient) -> Output:
+    """The verbs that answer once (not submit, not logs --follow), for the CLI and magics."""
+    verb = args.verb
+    if verb == "jobs":
+        data = client.jobs(state=args.state, backend=args.backend, limit=args.limit)
+        return Output(data, format_jobs(data["jobs"]), jobs_html(data["jobs"], client))
+    if verb == "status":
+        job = client.job(args.id)
+        return Output(job, format_job(job))
+    if verb in ("cancel", "hold", "release"):
+        job = getattr(client, verb)(args.id)
+        return Output(job, progress_line(job))
+    if verb == "open":
+        job = client.job(args.id)
+        nb = (job.get("outputs") or {}).get("notebook")
+        if not nb:
+            state = job["state"]
+            why = "it has not finished" if state not in FINAL else "it has no executed notebook"
+            raise ClientError(f"job {args.id} is {state}: {why}")
+        url = client.open_url(nb)
+        link = f'<a href="{html.escape(url)}" target="_blank">{html.escape(nb)}</a>'
+        return Output({"notebook": nb, "url": url}, url, link)
+    if verb == "logs":
+        data = client.logs(args.id, tail=args.tail)
+        return Output(data, data["stdout"] + data["stderr"])
+    if verb == "backends":
+        data = client.backends()
+        return Output(data, format_backends(data))
+    raise UsageError(f"unknown verb {verb!r}")

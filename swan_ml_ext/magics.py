@@ -24,10 +24,8 @@ from .commands import (
     UsageError,
     build_parser,
     follow_logs,
-    format_backends,
-    format_job,
-    format_jobs,
     progress_line,
+    run_verb,
     spec_from_args,
     wait,
 )
@@ -37,45 +35,12 @@ CELL_HELP = """
 live session travels with it: only the code of the cell (import and load what it needs).
 """
 
-STATE_COLOURS = {
-    "pending": "#9e9e9e", "running": "#1976d2", "held": "#f57c00",
-    "completed": "#388e3c", "failed": "#d32f2f", "cancelled": "#616161",
-}  # fmt: skip
-
 
 def _bundle(text: str, html_text: str | None = None) -> dict[str, str]:
     data = {"text/plain": text}
     if html_text is not None:
         data["text/html"] = html_text
     return data
-
-
-def jobs_html(jobs: list[dict[str, Any]], client: SwanMLClient) -> str:
-    rows = []
-    for j in jobs:
-        prog = j.get("progress") or {}
-        cells = (
-            f"{prog.get('cells_done', 0)}/{prog['cells_total']}" if prog.get("cells_total") else ""
-        )
-        colour = STATE_COLOURS.get(j["state"], "#000")
-        nb = (j.get("outputs") or {}).get("notebook")
-        link = (
-            f'<a href="{html.escape(client.open_url(nb))}" target="_blank">open</a>' if nb else ""
-        )
-        rows.append(
-            "<tr>"
-            f"<td><code>{html.escape(j['id'])}</code></td><td>{html.escape(j['name'])}</td>"
-            f"<td>{html.escape(j['backend'])}</td>"
-            f'<td><span style="color:{colour};font-weight:600">{html.escape(j["state"])}'
-            f"</span></td><td>{cells}</td>"
-            f"<td>{html.escape(j['created_at'][:19].replace('T', ' '))}</td>"
-            f"<td>{html.escape(j.get('message') or '')}</td><td>{link}</td></tr>"
-        )
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("id", "name", "backend", "state", "cells", "created", "message", "")
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 @magics_class
@@ -115,41 +80,18 @@ class SwanMagics(Magics):
 
     # -- verbs ------------------------------------------------------------------------------
     def _run(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
-        verb = args.verb
-        if verb == "submit":
+        if args.verb == "submit":
             return self._submit(args, client, cell)
-        if verb == "jobs":
-            data = client.jobs(state=args.state, backend=args.backend, limit=args.limit)
-            if args.json:
-                return data
-            display(_bundle(format_jobs(data["jobs"]), jobs_html(data["jobs"], client)), raw=True)
-        elif verb == "status":
-            job = client.job(args.id)
-            if args.json:
-                return job
-            print(format_job(job))
-        elif verb in ("cancel", "hold", "release"):
-            job = getattr(client, verb)(args.id)
-            print(progress_line(job))
-        elif verb == "open":
-            job = client.job(args.id)
-            nb = (job.get("outputs") or {}).get("notebook")
-            if not nb:
-                raise ClientError(f"job {args.id} is {job['state']}: no executed notebook yet")
-            url = client.open_url(nb)
-            display(_bundle(url, f'<a href="{html.escape(url)}" target="_blank">'
-                                 f"{html.escape(nb)}</a>"), raw=True)  # fmt: skip
-        elif verb == "logs":
-            if args.follow:
-                follow_logs(client, args.id, sys.stdout, args.tail)
-            else:
-                data = client.logs(args.id, tail=args.tail)
-                print(data["stdout"] + data["stderr"], end="")
-        elif verb == "backends":
-            data = client.backends()
-            if args.json:
-                return data
-            print(format_backends(data))
+        if args.verb == "logs" and args.follow:
+            follow_logs(client, args.id, sys.stdout, args.tail)
+            return None
+        out = run_verb(args, client)
+        if args.json:
+            return out.data
+        if out.html is not None:
+            display(_bundle(out.text, out.html), raw=True)
+        else:
+            print(out.text, end="" if args.verb == "logs" else "\n")
         return None
 
     def _submit(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
