@@ -63,7 +63,7 @@ export function jobDuration(job: IJob, now = Date.now()): string {
 export namespace JobsModel {
   export interface IOptions {
     serverSettings?: ServerConnection.ISettings;
-    /** Poll interval (ms) when no event arrives; backs off while nothing changes. */
+    /** Poll interval (ms); the poll backs off while the server does not answer. */
     interval?: number;
     /** The most jobs loaded into the monitor. */
     maxJobs?: number;
@@ -222,20 +222,24 @@ export class JobsModel {
     Signal.clearData(this);
   }
 
-  private async _loadAll(): Promise<void> {
+  /** Every page of a listing (up to maxJobs), newest first. */
+  private async _allPages(query: string): Promise<IJob[]> {
     const jobs: IJob[] = [];
     let token: string | null = null;
     do {
-      const query: string =
-        'jobs?limit=500' + (token ? `&page_token=${token}` : '');
       const page: IJobList = await requestAPI<IJobList>(
-        query,
+        query + (token ? `&page_token=${token}` : ''),
         {},
         this.serverSettings
       );
       jobs.push(...page.jobs);
       token = page.next_page_token;
     } while (token && jobs.length < this._maxJobs);
+    return jobs;
+  }
+
+  private async _loadAll(): Promise<void> {
+    const jobs = await this._allPages('jobs?limit=500');
     this._jobs = jobs;
     this._byId = new Map(jobs.map(j => [j.id, j]));
     this._states = new Map(jobs.map(j => [j.id, j.state]));
@@ -243,20 +247,16 @@ export class JobsModel {
 
   private async _loadChanges(): Promise<void> {
     const [active, newest] = await Promise.all([
-      requestAPI<IJobList>(
-        'jobs?limit=500&state=pending,running,held',
-        {},
-        this.serverSettings
-      ),
+      this._allPages('jobs?limit=500&state=pending,running,held'),
       requestAPI<IJobList>('jobs?limit=50', {}, this.serverSettings)
     ]);
-    const seen = new Set(active.jobs.map(j => j.id));
+    const seen = new Set(active.map(j => j.id));
     // Jobs we knew as active that are not any more: fetch their final record.
     const left = this._jobs.filter(
       j => !FINAL_STATES.has(j.state) && !seen.has(j.id)
     );
     const finished = await Promise.all(left.map(j => this.fetchJob(j.id)));
-    this._merge([...active.jobs, ...newest.jobs, ...finished]);
+    this._merge([...active, ...newest.jobs, ...finished]);
   }
 
   private _merge(jobs: IJob[]): void {
