@@ -86,6 +86,23 @@ test.describe('Run on batch', () => {
       page.locator('.jp-OutputArea-output').getByText('label: from the UI')
     ).toBeVisible();
     await page.screenshot({ path: `${SHOTS}/5-result.png` });
+
+    // resubmit with edits: the dialog comes prefilled from the job
+    await page
+      .locator('.jp-SwanML-detail')
+      .getByRole('button', { name: 'Resubmit…' })
+      .click();
+    const again = page.getByRole('dialog');
+    await expect(again.getByLabel('x (int)', { exact: true })).toHaveValue('21');
+    await expect(again.getByLabel('Job name', { exact: true })).toHaveValue('ui sweep');
+    await again.getByLabel('x (int)', { exact: true }).fill('5');
+    await again.getByLabel('Job name', { exact: true }).fill('ui sweep 2');
+    await again.getByRole('button', { name: 'Submit job' }).click();
+    await expect(page.getByRole('dialog')).toHaveCount(0);
+    const resp = await page.request.get('/swan-ml-ext/jobs?limit=1');
+    const newest = (await resp.json()).jobs[0];
+    expect(newest.name).toBe('ui sweep 2');
+    expect(newest.parameters).toEqual({ x: 5, label: 'from the UI' });
   });
 
   test('an invalid value shows an inline error and submits nothing', async ({
