@@ -78,3 +78,12 @@ def test_a_spool_interrupted_long_ago_asks_for_a_resubmission():
         stuck_spool_s=30,
     )
     assert not done.resubmit
+
+
+def test_removal_by_the_runtime_policy_is_a_failure_without_outputs():
+    reason = "The job attribute PeriodicRemove expression 'JobStatus == 2 && ...' evaluated to TRUE"
+    u = ad_to_update(ad(JobStatus=3, RemoveReason=reason, SwanMLMaxRuntime=600), stuck_spool_s=30)
+    assert u.state == JobState.FAILED and not u.has_outputs
+    assert u.message.startswith("exceeded the maximum runtime of 600 s")
+    user = ad_to_update(ad(JobStatus=3, RemoveReason="via condor_rm", SwanMLMaxRuntime=600), 30)
+    assert user.state == JobState.CANCELLED and user.has_outputs

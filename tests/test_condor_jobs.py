@@ -212,3 +212,15 @@ async def test_backends_report_free_gpus(api):
     assert condor["resources"]["gpus_total"] == 2
     assert 0 <= condor["resources"]["gpus_free"] <= 2
     assert data["environments"][0]["name"] == "default"
+
+
+async def test_maximum_runtime_stops_the_job_and_fails_it(api, notebook):
+    job = await api.submit(
+        notebook=notebook("long.ipynb", SLOW), resources={"memory_mb": 256, "max_runtime_s": 3}
+    )
+    ad = schedd_ad(job["engine_ref"]["cluster_id"])
+    assert ad["SwanMLMaxRuntime"] == "3"
+    job = await api.wait(job["id"], timeout=120)
+    assert job["state"] == "failed"
+    assert job["message"].startswith("exceeded the maximum runtime of 3 s")
+    assert not job["outputs"].get("notebook")

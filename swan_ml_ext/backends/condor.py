@@ -231,7 +231,12 @@ class CondorBackend(Backend):
             if req:
                 desc["require_gpus"] = " && ".join(req)
         if r.max_runtime_s:
-            desc["allowed_execute_duration"] = str(int(r.max_runtime_s))
+            # Enforced by the schedd's periodic policy (every PERIODIC_EXPR_INTERVAL seconds):
+            # the job is removed and reported as failed with the limit in words.
+            desc["+SwanMLMaxRuntime"] = str(int(r.max_runtime_s))
+            desc["periodic_remove"] = (
+                "JobStatus == 2 && (time() - JobCurrentStartDate) > SwanMLMaxRuntime"
+            )
         return desc
 
     def submit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:

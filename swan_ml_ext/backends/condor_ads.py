@@ -34,6 +34,7 @@ PROJECTION = [
     "NumJobStarts",
     "StageInStart",
     "StageInFinish",
+    "SwanMLMaxRuntime",
     "SwanMLLogTail",
 ]
 USER_HOLD = 1
@@ -99,7 +100,14 @@ def ad_to_update(ad: Any, stuck_spool_s: float) -> Update:
             )
     elif status == 3:
         u.state = JobState.CANCELLED
-        u.message = _classad_str(ad.get("RemoveReason")) or "removed"
+        why = _classad_str(ad.get("RemoveReason"))
+        limit = ad.get("SwanMLMaxRuntime")
+        if isinstance(limit, int) and "PeriodicRemove" in why:
+            u.state = JobState.FAILED
+            u.message = f"exceeded the maximum runtime of {limit} s; the job was stopped"
+            u.has_outputs = False
+        else:
+            u.message = why or "removed"
         u.finished_at = float(ad.get("EnteredCurrentStatus") or time.time())
     elif status == 4:
         done_at = ad.get("CompletionDate") or ad.get("EnteredCurrentStatus")

@@ -158,3 +158,5 @@ class Update:
     resubmit: bool = False
     # The tail of stdout/stderr the running job reported (read in the same batched query).
     log_tail: str | None = None
+    # False when the engine stopped the job and kept nothing to fetch (e.g. over its runtime).
+    has_outputs: bool = True

@@ -313,6 +313,8 @@ class JobService:
         staged = self.staging_root / job.id
         job.finished_at = update.finished_at or time.time()
         job.state, job.message = update.state, update.message
+        if not update.has_outputs:
+            return
         try:
             if not (staged / "output" / "result.json").exists():
                 await to_thread.run_sync(self.backends[job.backend].fetch, job, staged)

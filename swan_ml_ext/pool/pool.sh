@@ -112,6 +112,8 @@ NEGOTIATOR_MIN_INTERVAL = 1
 SCHEDD_INTERVAL = 5
 STARTER_UPDATE_INTERVAL = 5
 SHADOW_QUEUE_UPDATE_INTERVAL = 2
+# periodic_remove/hold (maximum runtime) evaluated every 5 s, not every 60 s
+PERIODIC_EXPR_INTERVAL = 5
 STARTD_JOB_ATTRS = \$(STARTD_JOB_ATTRS) SwanMLJobId
 # chirp from the job to the schedd (live progress and log tail)
 ENABLE_CHIRP = True
@@ -150,9 +152,12 @@ up() {
   need_root
   build
   mount_all
+  write_pool_config
   if ! running; then
     log "starting condor_master"
     in_root condor_master
+  else
+    in_root condor_reconfig >/dev/null 2>&1 || true
   fi
   write_client_config
   local i
