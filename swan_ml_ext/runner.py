@@ -204,6 +204,7 @@ def run_notebook(
             return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
     papermill_engines.register("swan-ml", ProgressEngine)
+    kernel_manager_class, sockets = _ipc_kernel_manager()
     stop = threading.Event()
 
     def tail_pusher() -> None:
@@ -227,6 +228,7 @@ def run_notebook(
             # ipykernel sometimes ignores a graceful shutdown and costs ~2.5 s; outputs are
             # saved by then, so stop it at once.
             shutdown_kernel="immediate",
+            kernel_manager_class=kernel_manager_class,
         )
         result["message"] = ""
         return "completed"
@@ -241,6 +243,29 @@ def run_notebook(
         return "failed" if executed.exists() else "error"
     finally:
         stop.set()
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+def _ipc_kernel_manager() -> tuple[Any, str]:
+    """Kernels talk over Unix sockets in a private folder, not TCP: on a shared batch node no
+    other process can reach them (and ipykernel has nothing to warn about)."""
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    folder = tempfile.mkdtemp(prefix="swan-ml-kernel-")
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return os.path.join(folder, "kernel")
+
+    return IPCKernelManager, folder
 
 
 def _cell_message(e: Any, executed: Path, original_ids: list[Any]) -> str:

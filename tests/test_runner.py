@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,9 @@ def test_parametrised_notebook_completes_with_outputs_files_and_provenance(
 
     # Then: exit 0, and the executed notebook shows the parametrised result
     assert proc.returncode == 0, proc.stderr
+    # the kernel spoke over private Unix sockets, not unencrypted TCP
+    assert "without encryption" not in proc.stderr
+    assert not list(Path(tempfile.gettempdir()).glob("swan-ml-kernel-*"))
     out = tmp_path / "output"
     executed = nbformat.read(str(out / "notebook.ipynb"), as_version=4)
     assert stream_text(cell_with(executed, "print(x * 2)")) == "42\n"
