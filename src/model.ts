@@ -163,11 +163,6 @@ export class JobsModel {
     this._changed.emit();
   }
 
-  /** Refresh now (e.g. after an action), without waiting for the poll. */
-  refreshSoon(): void {
-    void this._poll.refresh();
-  }
-
   /** A state-change event from the server's event bus. */
   async onEvent(data: { id: string }): Promise<void> {
     const job = await this.fetchJob(data.id);

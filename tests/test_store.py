@@ -282,40 +282,6 @@ def test_active_is_not_limited_to_one_page(store: JobStore) -> None:
     assert len(store.active()) == 40
 
 
-def test_unfetched_final(store: JobStore) -> None:
-    # Given
-    jobs = [
-        make_job(0, state=JobState.COMPLETED),  # final, outputs not fetched: yes
-        make_job(1, state=JobState.FAILED),  # final, outputs not fetched: yes
-        make_job(2, state=JobState.COMPLETED, outputs={"notebook": "out/nb.ipynb"}),  # fetched
-        make_job(
-            3, state=JobState.FAILED, engine_ref={"cluster_id": 1, "fetch_error": "gone"}
-        ),  # fetch already failed, not retried
-        make_job(4, state=JobState.CANCELLED),  # cancelled: nothing to fetch
-        make_job(5, state=JobState.RUNNING),  # not final
-        make_job(6, state=JobState.COMPLETED, backend="spark"),  # another backend
-        make_job(7, state=JobState.COMPLETED, outputs={"folder": "x", "notebook": None}),
-    ]
-    for job in jobs:
-        store.insert(job)
-
-    # When
-    found = {job.id for job in store.unfetched_final("condor")}
-
-    # Then
-    assert found == {"job-0000", "job-0001", "job-0007"}
-    assert {job.id for job in store.unfetched_final("spark")} == {"job-0006"}
-    assert store.unfetched_final("kubeflow") == []
-
-    # When the outputs are published, the job drops out
-    jobs[0].outputs = {"folder": "f", "notebook": "f/train.ipynb", "files": []}
-    store.update(jobs[0])
-    assert {job.id for job in store.unfetched_final("condor")} == {"job-0001", "job-0007"}
-
-
-# --- persistence and migration ------------------------------------------------------------
-
-
 def test_reopening_the_same_file_keeps_everything(tmp_path: Path) -> None:
     # Given
     path = tmp_path / "nested" / "dir" / "jobs.sqlite"  # parent folders are created

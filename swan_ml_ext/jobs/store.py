@@ -155,17 +155,6 @@ class JobStore:
         rows, _ = self.list(backend=backend, states=states, limit=1_000_000)
         return [job for _, job in rows]
 
-    def unfetched_final(self, backend: str) -> list[Job]:
-        """Final jobs whose outputs were not fetched yet (e.g. the server died meanwhile)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT data FROM jobs WHERE backend = ? AND state IN ('completed', 'failed')"
-                " AND json_extract(data, '$.outputs.notebook') IS NULL"
-                " AND json_extract(data, '$.engine_ref.fetch_error') IS NULL",
-                (backend,),
-            ).fetchall()
-        return [_load(r[0]) for r in rows]
-
 
 def _dump(job: Job) -> str:
     return json.dumps(job.to_record(), separators=(",", ":"))

@@ -19,10 +19,8 @@ def client_config() -> Path:
     return pool_dir() / "client" / "condor_config"
 
 
-def run(verb: str, *, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+def run(verb: str, *, check: bool = True) -> subprocess.CompletedProcess:
     """Run pool.sh VERB (up, down, status, build); needs root."""
     if verb not in ("up", "down", "status", "build"):
         raise ValueError(f"unknown pool verb {verb!r}")
-    return subprocess.run(
-        ["bash", str(SCRIPT), verb], check=check, capture_output=capture, text=True
-    )
+    return subprocess.run(["bash", str(SCRIPT), verb], check=check, text=True)
