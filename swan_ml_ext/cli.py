@@ -22,16 +22,8 @@ from .commands import (
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _parser() -> Any:
-    p = build_parser("swan-ml")
-    sub = next(a for a in p._actions if a.dest == "verb")
-    pl = sub.add_parser("pool", help="the personal HTCondor pool (root): up, down, status")
-    pl.add_argument("action", choices=["up", "down", "status", "build"])
-    return p
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser("swan-ml", with_pool=True)
     try:
         args = parser.parse_args(argv)
     except UsageError as e:

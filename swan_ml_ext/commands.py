@@ -93,7 +93,8 @@ def parse_memory(text: str) -> int:
     return mb
 
 
-def build_parser(prog: str) -> _Parser:
+def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
+    """The verbs' parser; `with_pool` adds `pool` (the CLI only: it runs here, not on a server)."""
     p = _Parser(
         prog=prog,
         description="Run notebooks as batch jobs (HTCondor, Kubeflow, Spark) and follow them.",
@@ -138,6 +139,9 @@ def build_parser(prog: str) -> _Parser:
     lg.add_argument("--tail", type=int)
     lg.add_argument("--follow", "-f", action="store_true")
     sub.add_parser("backends", help="backends, free resources, environments")
+    if with_pool:
+        pl = sub.add_parser("pool", help="the personal HTCondor pool (root): up, down, status")
+        pl.add_argument("action", choices=["up", "down", "status", "build"])
     return p
 
 
