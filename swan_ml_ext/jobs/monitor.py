@@ -7,8 +7,10 @@ import logging
 
 from anyio import to_thread
 
+from ..backends.base import Backend
 from .model import BackendUnavailable
 from .service import JobService
+from .store import JobStore
 
 
 class Monitor:
@@ -54,21 +56,25 @@ class Monitor:
         self.ticks += 1
         store = self.service.store
         for name, backend in self.service.backends.items():
-            active = await to_thread.run_sync(store.active, name)
-            if not active:
-                continue
-            backend.polls += 1
-            try:
-                updates = await to_thread.run_sync(backend.poll, active)
-            except BackendUnavailable as e:
-                await self._mark_unavailable(name, e.message, active)
-                continue
-            if self.unavailable.pop(name, None) is not None:
-                self.log.info("swan-ml: %s backend reachable again", name)
-            for job in active:
-                update = updates.get(job.id)
-                if update is not None:
-                    await self.service.apply(job, update)
+            async with self.service.state_lock:
+                await self._poll(name, backend, store)
+
+    async def _poll(self, name: str, backend: Backend, store: JobStore) -> None:
+        active = await to_thread.run_sync(store.active, name)
+        if not active:
+            return
+        backend.polls += 1
+        try:
+            updates = await to_thread.run_sync(backend.poll, active)
+        except BackendUnavailable as e:
+            await self._mark_unavailable(name, e.message, active)
+            return
+        if self.unavailable.pop(name, None) is not None:
+            self.log.info("swan-ml: %s backend reachable again", name)
+        for job in active:
+            update = updates.get(job.id)
+            if update is not None:
+                await self.service.apply(job, update)
 
     async def _mark_unavailable(self, name: str, why: str, active: list) -> None:
         """Jobs keep their last state; their message says why we cannot see them."""

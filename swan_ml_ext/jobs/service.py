@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shutil
@@ -57,6 +58,10 @@ class JobService:
         self.log = log or logging.getLogger(__name__)
         self.wake: Callable[[], None] = lambda: None  # set by the monitor
         self.live_tails: dict[str, str] = {}  # job id -> log tail the running job reported
+        # Held by the monitor from reading the active jobs to writing their updates, and by
+        # user actions (cancel, hold, release): a poll never writes back a stale state over
+        # an action taken meanwhile.
+        self.state_lock = asyncio.Lock()
 
     # -- reads --------------------------------------------------------------------------
     async def backend_statuses(self) -> list[BackendStatus]:
@@ -198,6 +203,10 @@ class JobService:
 
     # -- actions ------------------------------------------------------------------------
     async def cancel(self, job_id: str) -> Job:
+        async with self.state_lock:
+            return await self._cancel(job_id)
+
+    async def _cancel(self, job_id: str) -> Job:
         job = await self._active(job_id, "cancel")
         await to_thread.run_sync(self.backends[job.backend].cancel, job)
         previous = job.state
@@ -209,10 +218,12 @@ class JobService:
         return job
 
     async def hold(self, job_id: str) -> Job:
-        return await self._hold_release(job_id, "hold")
+        async with self.state_lock:
+            return await self._hold_release(job_id, "hold")
 
     async def release(self, job_id: str) -> Job:
-        return await self._hold_release(job_id, "release")
+        async with self.state_lock:
+            return await self._hold_release(job_id, "release")
 
     async def _hold_release(self, job_id: str, verb: str) -> Job:
         job = await self._active(job_id, verb)
