@@ -161,7 +161,6 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
       caption:
         'Run on batch: run this notebook as an HTCondor, Kubeflow or Spark job',
       icon: args => (args.toolbar ? batchIcon : undefined),
-      isEnabled: () => true,
       execute: async args => {
         const source = args.path
           ? args
