@@ -22,14 +22,12 @@ test: install pool lint ui-tests/node_modules/.yarn-state.yml
 deps: system install
 
 # Debian packages: debootstrap builds the pool's chroot; chromium drives the UI tests.
-system: .make/system
-.make/system:
-	@mkdir -p .make
+# No stamp: the binaries are checked every time (cheap), so a fresh machine always gets them.
+system:
 	@if ! command -v debootstrap >/dev/null || ! test -x /usr/bin/chromium; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    debootstrap chromium >/dev/null; \
 	fi
-	@touch $@
 
 venv: $(VENV)/.deps
 $(VENV)/.deps: pyproject.toml Makefile

@@ -1,0 +1,39 @@
+"""What a fresh clone needs: no build stamp tracked, so every install step runs there."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tracked() -> list[str]:
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    out = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+def test_no_build_stamp_is_tracked():
+    stamps = [
+        f
+        for f in tracked()
+        if f.startswith(".make/")
+        or re.search(r"(^|/)\.(deps|installed|yarn-state\.yml)$", f)
+        or f.startswith("swan_ml_ext/labextension/")
+    ]
+    assert stamps == []
+
+
+def test_system_step_checks_its_binaries_every_time():
+    makefile = (REPO / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M)
+    assert phony and "system" in phony.group(1).split()
+    rule = re.search(r"^system:(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert rule and rule.group(1).strip() == "", "system must not depend on a stamp file"
+    for binary in ("debootstrap", "chromium"):
+        assert binary in rule.group(2)
