@@ -16,6 +16,7 @@ from .commands import (
     progress_line,
     run_verb,
     spec_from_args,
+    to_server_paths,
     wait,
 )
 
@@ -57,8 +58,10 @@ def run(args: Any, client: SwanMLClient) -> int:
     verb = args.verb
     if verb == "submit":
         if not args.notebook:
-            raise UsageError("submit needs a NOTEBOOK path (relative to the server root)")
-        job = client.submit(spec_from_args(args, args.notebook))
+            raise UsageError("submit needs a NOTEBOOK path (relative to the current folder)")
+        spec = spec_from_args(args, args.notebook)  # bad options fail before any request
+        to_server_paths(spec, client)
+        job = client.submit(spec)
         if not args.wait:
             emit(job, f"submitted {progress_line(job)}")
             return EXIT_OK

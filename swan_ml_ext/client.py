@@ -4,6 +4,10 @@ Server discovery, first match wins:
 1. an explicit url/token (``--url/--token``);
 2. SWAN_ML_URL / SWAN_ML_TOKEN, which the extension sets for the kernels its server starts;
 3. the Jupyter runtime dir's server files (jpserver-*.json) of running servers that answer.
+
+The server's root folder (to turn the user's paths into root-relative ones) comes with the
+server when it can: SWAN_ML_ROOT with SWAN_ML_URL, the server file's ``root_dir`` with the
+runtime dir; else ``SwanMLClient.root_dir()`` asks ``GET swan-ml-ext/info`` once.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class ClientError(Exception):
 class Server:
     url: str  # ends with '/'
     token: str
+    root: str | None = None  # the server's root_dir, when discovery learned it with the url
 
 
 def _runtime_dir() -> str:
@@ -55,7 +60,11 @@ def discover(url: str | None = None, token: str | None = None) -> Server:
         return Server(url.rstrip("/") + "/", token or os.environ.get("SWAN_ML_TOKEN", ""))
     env_url = os.environ.get("SWAN_ML_URL")
     if env_url:
-        return Server(env_url.rstrip("/") + "/", os.environ.get("SWAN_ML_TOKEN", ""))
+        return Server(
+            env_url.rstrip("/") + "/",
+            os.environ.get("SWAN_ML_TOKEN", ""),
+            os.environ.get("SWAN_ML_ROOT") or None,
+        )
     files = sorted(
         glob.glob(os.path.join(_runtime_dir(), "jpserver-*.json")),
         key=os.path.getmtime,
@@ -67,7 +76,9 @@ def discover(url: str | None = None, token: str | None = None) -> Server:
                 info = json.load(f)
         except (OSError, ValueError):
             continue
-        server = Server(info["url"].rstrip("/") + "/", info.get("token", ""))
+        server = Server(
+            info["url"].rstrip("/") + "/", info.get("token", ""), info.get("root_dir") or None
+        )
         if _answers(server):
             return server
     raise ClientError(
@@ -79,6 +90,7 @@ class SwanMLClient:
     def __init__(self, server: Server, timeout: float = 30):
         self.server = server
         self.timeout = timeout
+        self._root: str | None = None
 
     @classmethod
     def connect(cls, url: str | None = None, token: str | None = None) -> SwanMLClient:
@@ -119,7 +131,31 @@ class SwanMLClient:
                 f"cannot reach the Jupyter server at {self.server.url}: {reason}"
             ) from None
 
+    def root_dir(self) -> str:
+        """The server's root folder (symlinks resolved): from discovery, else asked once."""
+        if self._root is None:
+            root = self.server.root
+            if not root:
+                try:
+                    info = self.info()
+                except ClientError as e:
+                    if e.status != 404:
+                        raise
+                    raise ClientError(
+                        f"the server at {self.server.url} does not tell its root folder "
+                        "(no swan-ml-ext/info: an older swan-ml-ext?)",
+                        e.status,
+                    ) from None
+                root = info.get("root_dir") if isinstance(info, dict) else None
+                if not isinstance(root, str) or not root:
+                    raise ClientError(f"the server at {self.server.url} sent no root_dir")
+            self._root = os.path.realpath(os.path.expanduser(root))
+        return self._root
+
     # -- verbs ---------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        return self.request("GET", "info")
+
     def backends(self) -> dict[str, Any]:
         return self.request("GET", "backends")
 

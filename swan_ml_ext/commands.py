@@ -6,6 +6,7 @@ import argparse
 import html
 import json
 import keyword
+import os
 import re
 import sys
 import time
@@ -101,13 +102,23 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
         epilog=VERBS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--url", help="Jupyter server URL (default: discovered)")
-    p.add_argument("--token", help="Jupyter server token (default: discovered)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_global_options(p)
+    # The global options work after the verb too: each verb's parser has them with SUPPRESS
+    # defaults, so an option given before the verb is not overwritten by the verb's default.
+    parent = _Parser(add_help=False)
+    _add_global_options(parent, default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
 
-    s = sub.add_parser("submit", help="run a notebook on a backend")
-    s.add_argument("notebook", nargs="?", help="path under the server root (default: current)")
+    def verb(name: str, help: str) -> _Parser:
+        return sub.add_parser(name, help=help, parents=[parent])
+
+    s = verb("submit", "run a notebook on a backend")
+    s.add_argument(
+        "notebook",
+        nargs="?",
+        help="path relative to the current folder, or absolute, inside the server root "
+        "(default: the current notebook)",
+    )
     s.add_argument("--backend", "-b", help="condor, kubeflow or spark")
     s.add_argument("--cpus", type=int)
     s.add_argument("--memory", help="e.g. 4GB, 512MB")
@@ -124,25 +135,61 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
         metavar="KEY=VALUE",
         help="typed parameter (ints, floats, bools, JSON); repeatable",
     )
-    s.add_argument("--input", action="append", default=[], help="extra file to ship")
+    s.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        help="extra file to ship (a path like NOTEBOOK's); repeatable",
+    )
     s.add_argument("--name")
     s.add_argument("--wait", action="store_true", help="follow the job until it ends")
 
-    j = sub.add_parser("jobs", help="list jobs")
+    j = verb("jobs", "list jobs")
     j.add_argument("--state", action="append")
     j.add_argument("--backend")
     j.add_argument("--limit", type=int, default=25)
-    for verb in ("status", "cancel", "hold", "release", "open"):
-        sub.add_parser(verb, help=f"{verb} a job").add_argument("id")
-    lg = sub.add_parser("logs", help="stdout/stderr so far")
+    for name in ("status", "cancel", "hold", "release", "open"):
+        verb(name, f"{name} a job").add_argument("id")
+    lg = verb("logs", "stdout/stderr so far")
     lg.add_argument("id")
     lg.add_argument("--tail", type=int)
     lg.add_argument("--follow", "-f", action="store_true")
-    sub.add_parser("backends", help="backends, free resources, environments")
+    verb("backends", "backends, free resources, environments")
     if with_pool:
-        pl = sub.add_parser("pool", help="the personal HTCondor pool (root): up, down, status")
+        pl = verb("pool", "the personal HTCondor pool (root): up, down, status")
         pl.add_argument("action", choices=["up", "down", "status", "build"])
     return p
+
+
+def _add_global_options(p: argparse.ArgumentParser, **default: Any) -> None:
+    p.add_argument("--url", help="Jupyter server URL (default: discovered)", **default)
+    p.add_argument("--token", help="Jupyter server token (default: discovered)", **default)
+    p.add_argument("--json", action="store_true", help="machine-readable output", **default)
+
+
+def root_relative(path: str, root: str, what: str = "notebook", cwd: str | None = None) -> str:
+    """The user's path (relative to `cwd`, default the current folder, or absolute) as a path
+    relative to the server root `root`, symlinks resolved on both sides; UsageError outside."""
+    full = os.path.join(cwd if cwd is not None else os.getcwd(), os.path.expanduser(path))
+    real, real_root = os.path.realpath(full), os.path.realpath(root)
+    try:
+        inside = os.path.commonpath([real, real_root]) == real_root
+    except ValueError:  # e.g. another drive
+        inside = False
+    if not inside:
+        raise UsageError(f"{what} {path!r} is outside the server root {real_root}")
+    return os.path.relpath(real, real_root).replace(os.sep, "/")
+
+
+def to_server_paths(spec: dict[str, Any], client: SwanMLClient, *, notebook: bool = True) -> None:
+    """Make a spec's user paths root-relative in place, as the API wants them: the one place
+    the CLI and the magics turn NOTEBOOK (unless `notebook` is False: already root-relative)
+    and every --input from the current folder into the server's paths."""
+    if notebook and spec.get("notebook"):
+        spec["notebook"] = root_relative(spec["notebook"], client.root_dir(), "notebook")
+    if spec.get("inputs"):
+        root = client.root_dir()
+        spec["inputs"] = [root_relative(p, root, "input") for p in spec["inputs"]]
 
 
 def spec_from_args(args: argparse.Namespace, notebook: str) -> dict[str, Any]:

@@ -25,8 +25,10 @@ from .commands import (
     build_parser,
     follow_logs,
     progress_line,
+    root_relative,
     run_verb,
     spec_from_args,
+    to_server_paths,
     wait,
 )
 
@@ -96,12 +98,17 @@ class SwanMagics(Magics):
 
     def _submit(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
         spec = spec_from_args(args, "")  # options first: a bad one fails before anything else
-        if cell is not None:
-            if args.notebook:
-                raise UsageError("%%swan submit takes no NOTEBOOK: the cell is the notebook")
-            spec["notebook"] = self._cell_notebook(cell, args.name)
+        if cell is not None and args.notebook:
+            raise UsageError("%%swan submit takes no NOTEBOOK: the cell is the notebook")
+        if args.notebook:  # relative to the kernel's folder, like --input
+            spec["notebook"] = args.notebook
+            to_server_paths(spec, client)
         else:
-            spec["notebook"] = args.notebook or self._current_notebook()
+            to_server_paths(spec, client, notebook=False)
+            if cell is not None:
+                spec["notebook"] = self._cell_notebook(cell, args.name, client)
+            else:
+                spec["notebook"] = self._current_notebook(client)
         job = client.submit(spec)
         if not args.wait:
             print(f"submitted {progress_line(job)}")
@@ -124,31 +131,20 @@ class SwanMagics(Magics):
         return job if args.json else None
 
     # -- where am I -------------------------------------------------------------------------
-    def _root(self) -> Path | None:
-        root = os.environ.get("SWAN_ML_ROOT")
-        return Path(root).resolve() if root else None
-
-    def _current_notebook(self) -> str:
+    def _current_notebook(self, client: SwanMLClient) -> str:
         session = os.environ.get("JPY_SESSION_NAME")
         if not session:
             raise UsageError(
                 "no NOTEBOOK given and this kernel does not know its notebook "
                 "(JPY_SESSION_NAME is not set): pass the path"
             )
-        path = Path(session)
-        root = self._root()
-        if path.is_absolute():
-            if root is None:
-                raise UsageError("cannot tell the notebook's path under the server root: pass it")
-            try:
-                rel = path.resolve().relative_to(root)
-            except ValueError:
-                raise UsageError(f"{session} is outside the server root {root}") from None
-            full = path
-        else:
-            rel = path
-            full = (root / path) if root else None
-        if full is not None and full.exists() and self._last_run is not None:
+        root = client.root_dir()
+        if os.path.isabs(session):  # jupyter_server 2: the notebook's full path
+            rel = root_relative(session, root, "this kernel's notebook")
+        else:  # older servers: the path under the root
+            rel = Path(session).as_posix()
+        full = Path(root) / rel
+        if full.exists() and self._last_run is not None:
             saved = full.stat().st_mtime
             if saved < self._last_run:
                 print(
@@ -156,12 +152,11 @@ class SwanMagics(Magics):
                     " before cells you ran since: the job runs the saved file (save first).",
                     file=sys.stderr,
                 )
-        return rel.as_posix()
+        return rel
 
-    def _cell_notebook(self, code: str, name: str | None) -> str:
-        root = self._root()
-        if root is None:
-            raise UsageError("cannot find the server root (SWAN_ML_ROOT): run this in Jupyter")
+    def _cell_notebook(self, code: str, name: str | None, client: SwanMLClient) -> str:
+        root = client.root_dir()
+        root_relative(os.getcwd(), root, "the kernel's folder")  # inside, or a UsageError
         folder = Path.cwd() / ".swan-ml-cells"
         folder.mkdir(exist_ok=True)
         nb = nbformat.v4.new_notebook()
@@ -171,9 +166,4 @@ class SwanMagics(Magics):
         stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in (name or "cell"))[:40]
         path = folder / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}.ipynb"
         nbformat.write(nb, str(path))
-        try:
-            return path.resolve().relative_to(root).as_posix()
-        except ValueError:
-            raise UsageError(
-                f"the kernel's folder {Path.cwd()} is outside the server root"
-            ) from None
+        return root_relative(str(path), root, "the cell's notebook")

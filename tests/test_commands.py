@@ -287,6 +287,54 @@ def test_other_verbs_parse() -> None:
     assert parser.parse_args(["--json", "backends"]).json is True
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--json", "--url", "U", "--token", "T", "status", "j-1"],
+        ["status", "j-1", "--json", "--url", "U", "--token", "T"],
+        ["--json", "status", "j-1", "--url", "U", "--token", "T"],
+        ["--url", "U", "status", "--token", "T", "j-1", "--json"],
+    ],
+)
+def test_global_options_work_before_and_after_the_verb(argv: list[str]) -> None:
+    ns = build_parser("swan-ml").parse_args(argv)
+    assert (ns.verb, ns.id, ns.json, ns.url, ns.token) == ("status", "j-1", True, "U", "T")
+
+
+@pytest.mark.parametrize("with_pool", [False, True])
+def test_every_verb_takes_the_global_options_and_keeps_their_defaults(with_pool: bool) -> None:
+    parser = build_parser("swan-ml", with_pool=with_pool)
+    verbs = {
+        "submit": ["nb.ipynb"], "jobs": [], "status": ["j"], "cancel": ["j"], "hold": ["j"],
+        "release": ["j"], "open": ["j"], "logs": ["j"], "backends": [],
+    }  # fmt: skip
+    if with_pool:
+        verbs["pool"] = ["status"]
+    for verb, rest in verbs.items():
+        after = parser.parse_args([verb, *rest, "--json"])
+        before = parser.parse_args(["--json", verb, *rest])
+        plain = parser.parse_args([verb, *rest])
+        assert after.json is True and before.json is True, verb
+        assert (plain.json, plain.url, plain.token) == (False, None, None), verb
+        # a value before the verb is not overwritten by the verb's parser
+        assert parser.parse_args(["--url", "U", verb, *rest]).url == "U", verb
+
+
+def test_jobs_json_after_the_verb_as_the_readme_shows() -> None:
+    ns = build_parser("swan-ml").parse_args(["jobs", "--json", "--limit", "3"])
+    assert (ns.verb, ns.json, ns.limit) == ("jobs", True, 3)
+
+
+def test_a_global_option_given_twice_keeps_the_last() -> None:
+    ns = build_parser("swan-ml").parse_args(["--url", "A", "jobs", "--url", "B"])
+    assert ns.url == "B"
+
+
+def test_magic_parser_takes_global_options_after_the_verb() -> None:
+    ns = build_parser("%swan").parse_args(["jobs", "--json"])
+    assert ns.json is True
+
+
 # --- formatting ---------------------------------------------------------------------------
 
 

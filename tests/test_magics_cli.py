@@ -192,11 +192,12 @@ def test_help_documents_every_verb(kernel):
         assert verb in out["stdout"]
 
 
-def cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess:
+def cli(server: ServerProcess, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI run from the server root (paths are relative to the shell's folder)."""
     return subprocess.run(
         [sys.executable, "-m", "swan_ml_ext.cli", "--url", f"http://127.0.0.1:{server.port}/",
          "--token", server.client.server.token, *args],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=180, cwd=cwd or server.root,
     )  # fmt: skip
 
 
@@ -230,6 +231,83 @@ def test_cli_errors(server, args, code, words):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_cli_global_options_after_the_verb(server):
+    """`swan-ml jobs --json` as the README shows it; --url/--token after the verb too."""
+    r = subprocess.run(
+        [sys.executable, "-m", "swan_ml_ext.cli", "jobs", "--limit", "2", "--json",
+         "--url", f"http://127.0.0.1:{server.port}/", "--token", server.client.server.token],
+        capture_output=True, text=True, timeout=60, cwd=server.root,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "jobs" in json.loads(r.stdout)
+    r = cli(server, "backends", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["backends"][0]["name"] == "condor"
+
+
+@pytest.fixture(scope="module")
+def subfolder(server: ServerProcess) -> Path:
+    """root/mag/{driver,target}.ipynb, mag/data.csv; and a notebook outside the root."""
+    mag = server.root / "mag"
+    mag.mkdir(exist_ok=True)
+    write_notebook(mag / "driver.ipynb", "print('driver')")
+    write_notebook(mag / "target.ipynb", "print('data:', open('data.csv').read())")
+    (mag / "data.csv").write_text("1,2,3")
+    write_notebook(server.root.parent / "outside.ipynb", "print('outside')")
+    return mag
+
+
+def test_paths_are_relative_to_the_kernel_and_shell_folder(server, subfolder):
+    """A notebook in mag/ submits its sibling by relative name; the CLI from mag/ too; a path
+    outside the root is refused client-side (one line naming the root; CLI exit 2, usage)."""
+    root = str(server.root.resolve())
+    k = Kernel(kernel_env(server, subfolder / "driver.ipynb"), subfolder)
+    try:
+        before = server.client.jobs()["total"]
+        out = k.run("%swan submit target.ipynb --input data.csv --memory 256MB --wait")
+        assert out["error"] is None and "completed" in out["text"], out
+        job = server.client.jobs(limit=1)["jobs"][0]
+        assert (job["notebook"], job["inputs"]) == ("mag/target.ipynb", ["mag/data.csv"])
+        assert "data: 1,2,3" in server.client.logs(job["id"])["stdout"]
+        # `..` inside the root, and an absolute path inside it, are fine; the current
+        # notebook (no NOTEBOOK) is still found from JPY_SESSION_NAME
+        for line, notebook in [
+            ("%swan submit ../sweep.ipynb --memory 256MB", "sweep.ipynb"),
+            (f"%swan submit {subfolder / 'target.ipynb'} --memory 256MB", "mag/target.ipynb"),
+            ("%swan submit --memory 256MB", "mag/driver.ipynb"),
+        ]:
+            out = k.run(line)
+            assert "submitted" in out["stdout"], (line, out)
+            assert server.client.jobs(limit=1)["jobs"][0]["notebook"] == notebook
+        for line in ("%swan submit ../../outside.ipynb", "%swan submit target.ipynb --input /etc"):
+            total = server.client.jobs()["total"]
+            out = k.run(line)
+            lines = [ln for ln in out["stderr"].splitlines() if ln.strip()]
+            assert len(lines) == 1 and lines[0].startswith("swan: "), out
+            assert f"outside the server root {root}" in lines[0]
+            assert server.client.jobs()["total"] == total
+        assert server.client.jobs()["total"] == before + 4
+    finally:
+        k.stop()
+    for job in server.client.jobs(limit=3)["jobs"]:
+        if job["state"] not in ("completed", "failed", "cancelled"):
+            server.client.cancel(job["id"])
+
+    r = cli(server, "submit", "target.ipynb", "--input", "data.csv", "--wait", "--json",
+            cwd=subfolder)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert (job["notebook"], job["inputs"], job["state"]) == (
+        "mag/target.ipynb", ["mag/data.csv"], "completed",
+    )  # fmt: skip
+    r = cli(server, "submit", "../../outside.ipynb", cwd=subfolder)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == (
+        f"swan-ml: notebook '../../outside.ipynb' is outside the server root {root}"
+    )
+    r = cli(server, "submit", str(server.root.parent / "outside.ipynb"))
+    assert r.returncode == 2 and f"outside the server root {root}" in r.stderr
+
+
 def test_cli_help_lists_verbs_and_pool(server):
     r = cli(server, "--help")
     assert r.returncode == 0
@@ -248,7 +326,7 @@ def test_cli_finds_the_server_through_the_runtime_dir(tmp_path, condor_pool):
     try:
         r = subprocess.run(
             [sys.executable, "-m", "swan_ml_ext.cli", "--json", "submit", "one.ipynb", "--wait"],
-            capture_output=True, text=True, timeout=180, env=env,
+            capture_output=True, text=True, timeout=180, env=env, cwd=srv.root,
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
         job = json.loads(r.stdout)

@@ -1,6 +1,6 @@
 """Tornado handlers, one module per resource."""
 
-from .backends import BackendsHandler, OpenAPIHandler
+from .backends import BackendsHandler, InfoHandler, OpenAPIHandler
 from .jobs import JobActionHandler, JobHandler, JobLogsHandler, JobsHandler
 
 JOB_ID = r"(?P<job_id>[^/]+)"
@@ -9,6 +9,7 @@ JOB_ID = r"(?P<job_id>[^/]+)"
 def routes(prefix: str = "/swan-ml-ext") -> list[tuple[str, type]]:
     return [
         (rf"{prefix}/backends", BackendsHandler),
+        (rf"{prefix}/info", InfoHandler),
         (rf"{prefix}/openapi.json", OpenAPIHandler),
         (rf"{prefix}/jobs", JobsHandler),
         (rf"{prefix}/jobs/{JOB_ID}", JobHandler),

@@ -1,4 +1,4 @@
-"""/swan-ml-ext/backends and /swan-ml-ext/openapi.json."""
+"""/swan-ml-ext/backends, /swan-ml-ext/info and /swan-ml-ext/openapi.json."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class BackendsHandler(SwanMLHandler):
             {
                 "backends": [s.to_json() for s in statuses],
                 "default_backend": service.default_backend,
+                "default_environment": service.default_environment,
                 "environments": [e.to_json() for e in service.environments.values()],
                 "limits": asdict(service.limits),
             }
@@ -42,3 +43,14 @@ class OpenAPIHandler(SwanMLHandler):
     @authorized
     async def get(self) -> None:
         self.reply(openapi_document())
+
+
+class InfoHandler(SwanMLHandler):
+    """What a client needs to turn its own paths into root-relative ones."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .. import __version__
+
+        self.reply({"root_dir": str(self.service.root_dir), "version": __version__})
