@@ -57,9 +57,18 @@ class SwanMLApp(ExtensionApp):
         help="Names of the enabled backends, in the order the UI offers them.",
     ).tag(config=True)
 
-    default_backend = Unicode("condor", help="Backend used when a job does not name one.").tag(
-        config=True
-    )
+    default_backend = Unicode(
+        "",
+        help="""Backend used when a job does not name one; empty: the first of `backends`.
+        Checked at start: it must be one of `backends`.""",
+    ).tag(config=True)
+
+    default_environment = Unicode(
+        "",
+        help="""Environment used when a job does not name one. Empty: the only environment when
+        one is configured, else the one named 'default'. Checked at start: it must name one of
+        `environments`.""",
+    ).tag(config=True)
 
     condor_backend_class = Type(
         default_value=CondorBackend,
@@ -104,6 +113,15 @@ class SwanMLApp(ExtensionApp):
     max_runtime_s = Int(
         7 * 24 * 3600, help="Largest resources.max_runtime_s a job may request."
     ).tag(config=True)
+    max_request_bytes = Int(
+        1024 * 1024,
+        help="Largest request body the API reads (a larger one is answered 413).",
+    ).tag(config=True)
+    max_parameters_bytes = Int(
+        256 * 1024,
+        help="""Largest `parameters` object a job may carry, measured as JSON (413 above): they
+        are stored with the job and injected into the notebook; large data belongs in a file.""",
+    ).tag(config=True)
 
     @default("db_path")
     def _default_db(self) -> str:
@@ -118,11 +136,35 @@ class SwanMLApp(ExtensionApp):
     def _backend_classes(self) -> dict[str, type[Backend]]:
         return {"condor": self.condor_backend_class}
 
+    def resolved_defaults(self) -> tuple[str, str]:
+        """(default backend, default environment), or a startup error naming the trait."""
+        if not self.backends:
+            raise ValueError("SwanMLApp.backends is empty: enable at least one backend")
+        backend = self.default_backend or self.backends[0]
+        if backend not in self.backends:
+            raise ValueError(
+                f"SwanMLApp.default_backend is {backend!r}, which is not one of"
+                f" SwanMLApp.backends {list(self.backends)}"
+            )
+        envs = list(self.environments)
+        if not envs:
+            raise ValueError("SwanMLApp.environments is empty: configure at least one")
+        env = self.default_environment or (
+            envs[0] if len(envs) == 1 else "default" if "default" in envs else ""
+        )
+        if env not in envs:
+            raise ValueError(
+                f"SwanMLApp.default_environment is {env!r}, which names none of"
+                f" SwanMLApp.environments ({', '.join(envs)}): set it to one of them"
+            )
+        return backend, env
+
     def initialize_settings(self) -> None:
         classes = self._backend_classes()
         unknown = [b for b in self.backends if b not in classes]
         if unknown:
             raise ValueError(f"unknown backend(s) {unknown}; known: {sorted(classes)}")
+        default_backend, default_environment = self.resolved_defaults()
         backends = {name: classes[name](parent=self, log=self.log) for name in self.backends}
         self.store = JobStore(self.db_path)
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
@@ -145,11 +187,14 @@ class SwanMLApp(ExtensionApp):
                 max_gpus=self.max_gpus,
                 max_disk_mb=self.max_disk_mb,
                 max_runtime_s=self.max_runtime_s,
+                max_request_bytes=self.max_request_bytes,
+                max_parameters_bytes=self.max_parameters_bytes,
             ),
             root_dir=self.serverapp.root_dir,
             staging_root=self.staging_dir,
             output_dir=self.output_dir,
-            default_backend=self.default_backend,
+            default_backend=default_backend,
+            default_environment=default_environment,
             emit=self._emit,
             log=self.log,
         )

@@ -99,14 +99,20 @@ def _files_snapshot(root: Path) -> dict[str, float]:
     }
 
 
-def _assigned_gpus() -> str:
-    """The GPUs this job was given ('' for none; HTCondor sets CUDA_VISIBLE_DEVICES=10000
-    as a sentinel when it assigned none)."""
-    condor = os.environ.get("_CONDOR_AssignedGPUs", "")
-    cuda = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-    if condor:
-        return condor
-    return "" if cuda in ("", "10000", "-1") else cuda
+def _assigned_gpus() -> str | None:
+    """The GPUs this job was given, None for none. HTCondor writes 10000 into
+    _CONDOR_AssignedGPUs / CUDA_VISIBLE_DEVICES as its "no device" value."""
+    for var in ("_CONDOR_AssignedGPUs", "CUDA_VISIBLE_DEVICES"):
+        value = real_gpus(os.environ.get(var, ""))
+        if value:
+            return value
+    return None
+
+
+def real_gpus(value: str) -> str:
+    """A GPU id list without HTCondor's and CUDA's "no device" values ('10000', '-1')."""
+    ids = [g.strip() for g in value.split(",")]
+    return ",".join(g for g in ids if g and g not in ("10000", "-1", "none"))
 
 
 def main(argv: list[str] | None = None) -> int:

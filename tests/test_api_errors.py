@@ -202,3 +202,65 @@ async def test_non_finite_parameters_are_refused(api, tmp_path, good_nb, value):
     status, data = await api.call("POST", "jobs", raw=raw)
     assert status == 400 and "NaN or Infinity" in data["message"]
     await assert_nothing_created(api, tmp_path)
+
+
+# -- what a hostile or clumsy client sent (each was a 500 or accepted before) ----------------
+@pytest.mark.parametrize(
+    "raw, status, words",
+    [
+        (b'{"notebook": "' + b"a" * 300 + b'.ipynb"}', 400, ["the limit is 255"]),
+        (b'{"notebook": "good.ipynb", "inputs": ["' + b"i" * 10000 + b'"]}', 400, ["limit"]),
+        (b'{"notebook": "\\ud800.ipynb"}', 400, ["lone surrogate"]),
+        (b'{"notebook": "good.ipynb", "idempotency_key": "\\ud800"}', 400, ["lone surrogate"]),
+        (b'{"notebook": "good.ipynb", "parameters": {"s": "\\udfff"}}', 400, ["parameters.s"]),
+        (b'{"notebook": "good.ipynb", "parameters": {"x": ' + b"[" * 990 + b"]" * 990 + b"}}",
+         400, ["nested too deeply"]),
+        (b"[" * 100_000 + b"]" * 100_000, 400, ["nested too deeply"]),
+        (b'{"notebook": "good.ipynb", "parameters": {"x": ' + b"[" * 400 + b"]" * 400 + b"}}",
+         400, ["nested too deeply"]),
+        (b'{"notebook": "good.ipynb", "parameters": {"n": 1' + b"0" * 30 + b"}}", 400,
+         ["64 bits"]),
+        (b'{"notebook": "good.ipynb", "parameters": {"n": 1' + b"0" * 5000 + b"}}", 400,
+         ["not JSON"]),
+        (b'{"notebook": "good.ipynb", "parameters": {"x": "' + b"x" * 300_000 + b'"}}', 413,
+         ["256 KB", "max_parameters_bytes"]),
+        (b'{"notebook": "good.ipynb", "parameters": {"x": "' + b"x" * 30_000_000 + b'"}}', 413,
+         ["28.6 MB", "the limit is 1 MB"]),
+    ],
+)  # fmt: skip
+async def test_hostile_bodies(api, tmp_path, good_nb, raw, status, words):
+    got, data = await api.call("POST", "jobs", raw=raw)
+    assert got == status, data
+    for w in words:
+        assert w in data["message"], data["message"]
+    await assert_nothing_created(api, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "path, query, words",
+    [
+        ("jobs", {"page_token": "1" * 23}, ["page_token"]),
+        ("jobs", {"page_token": "²"}, ["page_token"]),
+        ("jobs", {"page_token": "٣"}, ["page_token"]),
+        ("jobs", {"limit": "٣"}, ["'limit' must be an integer"]),
+        ("jobs", {"limit": "9" * 40}, ["'limit' must be an integer"]),
+        ("jobs/x/logs", {"tail": "100001"}, ["'tail' must be between 0 and 100000"]),
+    ],
+)
+async def test_hostile_queries(api, path, query, words):
+    status, data = await api.call("GET", path, **query)
+    assert status == 400, data
+    for w in words:
+        assert w in data["message"]
+
+
+async def test_idempotency_key_reused_with_another_body(api, tmp_path, good_nb):
+    body = {"notebook": good_nb, "parameters": {"x": 1}, "idempotency_key": "key-1"}
+    first = await api.submit(**body)
+    status, same = await api.call("POST", "jobs", body)
+    assert status == 200 and same["id"] == first["id"]
+    status, data = await api.call("POST", "jobs", {**body, "parameters": {"x": 2}})
+    assert status == 422 and "already used for a different request" in data["message"]
+    status, page = await api.call("GET", "jobs")
+    assert page["total"] == 1 and page["jobs"][0]["parameters"] == {"x": 1}
+    await api.call("DELETE", f"jobs/{first['id']}")

@@ -87,3 +87,12 @@ def test_removal_by_the_runtime_policy_is_a_failure_without_outputs():
     assert u.message.startswith("exceeded the maximum runtime of 600 s")
     user = ad_to_update(ad(JobStatus=3, RemoveReason="via condor_rm", SwanMLMaxRuntime=600), 30)
     assert user.state == JobState.CANCELLED and user.has_outputs
+
+
+@pytest.mark.parametrize(
+    "assigned, expected",
+    [("10000", None), ("", None), ("-1", None), ("GPU-1", "GPU-1"), ("GPU-1,10000", "GPU-1")],
+)
+def test_htcondor_no_device_value_is_no_gpu(assigned, expected):
+    ref = ad_to_update(ad(JobStatus=2, AssignedGPUs=assigned), 30).engine_ref or {}
+    assert ref.get("assigned_gpus") == expected

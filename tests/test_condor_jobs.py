@@ -70,6 +70,8 @@ async def test_parameters_change_the_executed_notebook(
     prov = executed.metadata["swan_ml"]
     assert prov["parameters"] == {"x": 21, "label": evil}
     assert prov["environment"] == "default" and prov["execute_host"]
+    # a job without GPUs says so (not HTCondor's "no device" value 10000)
+    assert prov["assigned_gpus"] is None and "assigned_gpus" not in job["engine_ref"]
     assert prov["status"] == "completed" and prov["finished_at"] >= prov["started_at"]
     # the executed notebook opens through the contents API
     resp = await jp_fetch("api", "contents", *job["outputs"]["notebook"].split("/"))

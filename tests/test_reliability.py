@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import htcondor2
+import pytest
 
 from swan_ml_ext import pool
 from swan_ml_ext.client import ClientError
@@ -55,6 +57,56 @@ def test_sigkill_while_five_jobs_run_then_restart(tmp_path: Path, condor_pool: N
         assert server.client.jobs(limit=100)["total"] == 5
         for job in jobs:
             assert clusters_for(job["id"]) == {job["engine_ref"]["cluster_id"]}
+    finally:
+        server.stop()
+
+
+def cluster_states(job_id: str) -> dict[int, int]:
+    """ClusterId -> JobStatus of every cluster the schedd ever had for this job."""
+    schedd = htcondor2.Schedd(htcondor2.Collector().locateAll(htcondor2.DaemonType.Schedd)[0])
+    constraint = f'SwanMLJobId == "{job_id}"'
+    ads = list(schedd.history(constraint, projection=["ClusterId", "JobStatus"], match=10))
+    ads += list(schedd.query(constraint, projection=["ClusterId", "JobStatus"]))
+    return {int(ad["ClusterId"]): int(ad["JobStatus"]) for ad in ads}
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_sigkill_between_stored_and_submitted(tmp_path: Path, condor_pool: None, when: str) -> None:
+    # Given a server that dies in the middle of a submission (the job is stored; the schedd
+    # has it not yet, or has it but its cluster id was not stored)
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "SWAN_ML_TEST_KILL": when, "PYTHONPATH": repo}
+    dying = ServerProcess(
+        tmp_path,
+        "--SwanMLApp.condor_backend_class=tests.kill_backend.KillDuringSubmitBackend",
+        env=env,
+    )
+    write_notebook(dying.root / "quick.ipynb", "print('ran once')")
+    dying.start()
+    body = {"notebook": "quick.ipynb", "resources": {"memory_mb": 256}, "idempotency_key": "k"}
+    try:
+        dying.client.submit(body)
+        raise AssertionError("the server answered although it was killed")
+    except ClientError:
+        pass
+    dying.proc.wait(10)
+    # When it is started again (plain backend)
+    server = ServerProcess(tmp_path)
+    server.start()
+    try:
+        page = server.client.jobs()
+        assert page["total"] == 1
+        job_id = page["jobs"][0]["id"]
+        # Then the job is submitted again from its snapshot and completes, exactly once
+        (job,) = server.wait_all([job_id])
+        assert job["state"] == "completed", job
+        assert "ran once" in (server.root / job["outputs"]["notebook"]).read_text()
+        states = cluster_states(job_id)
+        assert list(states.values()).count(4) == 1, states  # one cluster completed
+        assert set(states.values()) <= {3, 4}, states  # any other was removed
+        # and a retried POST with its key returns it
+        assert server.client.submit(body)["id"] == job_id
+        assert server.client.jobs()["total"] == 1
     finally:
         server.stop()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import swan_ml_ext
@@ -250,3 +251,23 @@ def test_inputs_are_copied_into_the_work_dir(tmp_path: Path) -> None:
     shipped = sorted(p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file())
     assert shipped == ["summary.txt"]
     assert json.loads((out / "result.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"_CONDOR_AssignedGPUs": "10000", "CUDA_VISIBLE_DEVICES": "10000"}, None),
+        ({"CUDA_VISIBLE_DEVICES": "-1"}, None),
+        ({}, None),
+        ({"_CONDOR_AssignedGPUs": "GPU-1,GPU-2"}, "GPU-1,GPU-2"),
+        ({"CUDA_VISIBLE_DEVICES": "0"}, "0"),
+    ],
+)
+def test_assigned_gpus_without_the_no_device_value(monkeypatch, env, expected):
+    from swan_ml_ext import runner
+
+    for var in ("_CONDOR_AssignedGPUs", "CUDA_VISIBLE_DEVICES"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert runner._assigned_gpus() == expected

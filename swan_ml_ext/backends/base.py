@@ -74,10 +74,14 @@ class Backend(LoggingConfigurable):
         raise NotImplementedError
 
     def resubmit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
-        """Submit again a job whose engine lost it before it started; new engine_ref."""
+        """Submit again a job whose engine lost it before it started, or whose submission was
+        interrupted (job.engine_ref empty): first remove whatever of it the engine has, so it
+        never runs twice; returns the new engine_ref."""
         raise NotImplementedError
 
     def cancel(self, job: Job) -> None:
+        """Remove the job from the engine; also for a job whose submission was interrupted
+        (job.engine_ref empty), where the engine may or may not have it."""
         raise NotImplementedError
 
     def hold(self, job: Job) -> None:
@@ -86,8 +90,9 @@ class Backend(LoggingConfigurable):
     def release(self, job: Job) -> None:
         raise NotImplementedError
 
-    def logs(self, job: Job, staged: Path) -> Logs:
-        """The full stdout/stderr of a finished job (live tails come with poll updates)."""
+    def logs(self, job: Job, staged: Path, tail: int | None = None) -> Logs:
+        """The stdout/stderr of a finished job whose outputs were not published (its last
+        `tail` lines, read from the end; live tails come with poll updates)."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from traitlets import Float, Unicode, default
 
+from ..jobs.files import read_tail
 from ..jobs.model import BackendUnavailable, Conflict, Job, Update
 from ..jobs.spec import Environment
 from ..pool import client_config
@@ -267,7 +268,8 @@ class CondorBackend(Backend):
             current = job.engine_ref.get("cluster_id")
             if ad.get("SwanMLJobId") not in found or ad.get("ClusterId") == current:
                 found[ad["SwanMLJobId"]] = ad
-        missing = [i for i in wanted if i not in found]
+        # Only jobs the schedd accepted can be in its history.
+        missing = [i for i, j in wanted.items() if i not in found and "cluster_id" in j.engine_ref]
         if missing:
             ids = ", ".join(json.dumps(i) for i in missing)
             self.engine_queries += 1
@@ -299,16 +301,15 @@ class CondorBackend(Backend):
 
     # -- actions ------------------------------------------------------------------------
     def _act(self, job: Job, action: str, reason: str) -> None:
-        cid = int(job.engine_ref.get("cluster_id", -1))
-        if cid < 0:
-            raise Conflict("the job has not reached the schedd yet")
         act = getattr(self._htcondor.JobAction, action)
-        constraint = f"ClusterId == {cid}"
+        constraint = _constraint(job)
         deadline = time.monotonic() + 10
         while True:
             res = self._call(lambda s: s.act(act, constraint, reason=reason))
             if int(res.get("TotalSuccess", 0)) >= 1:
                 return
+            if "cluster_id" not in job.engine_ref:
+                return  # an interrupted submission the schedd never got: nothing to act on
             # Right after submit the job sits in a transient hold while its input spools:
             # wait for that to end rather than refuse the user's action.
             ads = self._call(lambda s: s.query(constraint, projection=["HoldReasonCode"]))
@@ -321,10 +322,10 @@ class CondorBackend(Backend):
         self._act(job, "Remove", "cancelled by the user (swan-ml-ext)")
 
     def resubmit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
-        """Remove the stuck cluster and submit the staged job again."""
-        cid = job.engine_ref.get("cluster_id")
-        if cid is not None:
-            self._call(lambda s: s.act(self._htcondor.JobAction.Remove, f"ClusterId == {cid}"))
+        """Remove what the schedd has of this job (a stuck cluster, or one whose submission
+        was interrupted before we stored its id) and submit the staged job again."""
+        remove = self._htcondor.JobAction.Remove
+        self._call(lambda s: s.act(remove, f'SwanMLJobId == "{job.id}"'))
         return self.submit(job, staged, environment)
 
     def hold(self, job: Job) -> None:
@@ -333,14 +334,17 @@ class CondorBackend(Backend):
     def release(self, job: Job) -> None:
         self._act(job, "Release", "released by the user (swan-ml-ext)")
 
-    def logs(self, job: Job, staged: Path) -> Logs:
+    def logs(self, job: Job, staged: Path, tail: int | None = None) -> Logs:
         return Logs(
-            stdout=_read(staged / "stdout.txt"), stderr=_read(staged / "stderr.txt"), live=False
+            stdout=read_tail(staged / "stdout.txt", tail),
+            stderr=read_tail(staged / "stderr.txt", tail),
+            live=False,
         )
 
 
-def _read(p: Path) -> str:
-    try:
-        return p.read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
+def _constraint(job: Job) -> str:
+    """The job's cluster; before its id is known, our own attribute (our ids are hex)."""
+    cid = job.engine_ref.get("cluster_id")
+    if cid is not None:
+        return f"ClusterId == {int(cid)}"
+    return f'SwanMLJobId == "{job.id}"'

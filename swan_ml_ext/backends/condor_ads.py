@@ -64,8 +64,11 @@ def ad_to_update(ad: Any, stuck_spool_s: float) -> Update:
     if isinstance(host, str):
         ref["execute_host"] = host
     gpus = ad.get("AssignedGPUs")
-    if isinstance(gpus, str) and gpus:
-        ref["assigned_gpus"] = gpus
+    if isinstance(gpus, str):
+        # HTCondor's "no device" value is 10000 (also in CUDA_VISIBLE_DEVICES).
+        ids = [g.strip() for g in gpus.split(",") if g.strip() not in ("", "10000", "-1")]
+        if ids:
+            ref["assigned_gpus"] = ",".join(ids)
     progress = None
     prog = _b64(ad.get("SwanMLProgress"))
     if prog and "/" in prog:

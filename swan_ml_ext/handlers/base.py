@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from ..jobs.model import InvalidRequest, SwanMLError
+from ..jobs.model import InvalidRequest, SwanMLError, TooLarge
 from ..jobs.service import JobService
+from ..jobs.spec import human_bytes
+
+_ASCII_INT = re.compile(r"-?[0-9]{1,18}")  # not str.isdigit(): it takes '²' and '٣'
 
 
 class SwanMLHandler(ExtensionHandlerMixin, APIHandler):
@@ -20,19 +24,26 @@ class SwanMLHandler(ExtensionHandlerMixin, APIHandler):
         return self.settings["swan_ml_ext_service"]
 
     def json_body(self) -> Any:
+        body = self.request.body or b""
+        limit = self.service.limits.max_request_bytes
+        if len(body) > limit:
+            raise TooLarge(
+                f"the request body is {human_bytes(len(body))}; the limit is {human_bytes(limit)}"
+            )
         try:
-            return json.loads(self.request.body or b"")
+            return json.loads(body)
+        except RecursionError:
+            raise InvalidRequest("the request body is nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as e:
-            raise InvalidRequest(f"the request body is not JSON: {e}") from e
+            raise InvalidRequest(f"the request body is not JSON: {str(e)[:200]}") from None
 
     def int_arg(self, name: str, default: int | None, lo: int, hi: int) -> int | None:
         raw = self.get_query_argument(name, None)
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise InvalidRequest(f"'{name}' must be an integer, got {raw!r}") from None
+        if not _ASCII_INT.fullmatch(raw):
+            raise InvalidRequest(f"'{name}' must be an integer, got {raw[:40]!r}")
+        value = int(raw)
         if not lo <= value <= hi:
             raise InvalidRequest(f"'{name}' must be between {lo} and {hi}, got {value}")
         return value

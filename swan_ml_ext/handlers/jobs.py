@@ -7,6 +7,8 @@ from tornado import web
 
 from .base import SwanMLHandler
 
+MAX_TAIL = 100_000  # lines; an answer also stops at jobs.files.MAX_LOG_BYTES
+
 
 class JobsHandler(SwanMLHandler):
     @web.authenticated
@@ -54,5 +56,5 @@ class JobLogsHandler(SwanMLHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        tail = self.int_arg("tail", None, 0, 1_000_000)
+        tail = self.int_arg("tail", None, 0, MAX_TAIL)
         self.reply(await self.service.logs(job_id, tail))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,6 +21,11 @@ class JobState(str, enum.Enum):
     def final(self) -> bool:
         return self in FINAL_STATES
 
+
+# Bounds of what a job's REST JSON carries (list pages carry 25-500 jobs).
+MAX_MESSAGE_CHARS = 4000
+SUMMARY_PARAMETERS_BYTES = 4096
+SUMMARY_FILES = 100
 
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
 ACTIVE_STATES = frozenset(set(JobState) - FINAL_STATES)
@@ -45,6 +51,16 @@ class NotFound(SwanMLError):
 
 class Conflict(SwanMLError):
     status = 409
+
+
+class TooLarge(SwanMLError):
+    status = 413
+
+
+class Unprocessable(SwanMLError):
+    """Well-formed but contradicting what was said before (e.g. a reused idempotency key)."""
+
+    status = 422
 
 
 class BackendUnavailable(SwanMLError):
@@ -101,6 +117,8 @@ class Job:
     outputs: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
     owner: str = ""
+    # Fingerprint of the submitted body: a reused idempotency key must come with the same body.
+    request_hash: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The public REST shape (see openapi.yaml)."""
@@ -116,13 +134,30 @@ class Job:
             "kernel_name": self.kernel_name,
             "inputs": self.inputs,
             "engine_ref": self.engine_ref,
-            "message": self.message,
+            "message": _clip(self.message, MAX_MESSAGE_CHARS),
             "progress": self.progress,
             "created_at": _iso(self.created_at),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "outputs": self.outputs,
         }
+
+    def to_summary(self) -> dict[str, Any]:
+        """The shape of list pages: every field bounded. Parameters larger than
+        SUMMARY_PARAMETERS_BYTES and output files past SUMMARY_FILES are left out and named in
+        'truncated' (GET jobs/{id} has them all)."""
+        d = self.to_json()
+        truncated = []
+        if len(json.dumps(self.parameters)) > SUMMARY_PARAMETERS_BYTES:
+            d["parameters"] = {}
+            truncated.append("parameters")
+        files = self.outputs.get("files") or []
+        if len(files) > SUMMARY_FILES:
+            d["outputs"] = {**self.outputs, "files": files[:SUMMARY_FILES]}
+            truncated.append("outputs.files")
+        if truncated:
+            d["truncated"] = truncated
+        return d
 
     def to_record(self) -> dict[str, Any]:
         """Everything, for the store."""
@@ -136,6 +171,10 @@ class Job:
         d["state"] = JobState(d["state"])
         d["resources"] = Resources(**d["resources"])
         return cls(**d)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _iso(t: float | None) -> str | None:

@@ -61,6 +61,13 @@ class Monitor:
 
     async def _poll(self, name: str, backend: Backend, store: JobStore) -> None:
         active = await to_thread.run_sync(store.active, name)
+        for job in self.service.interrupted(active):
+            try:
+                await self.service.recover(job)
+            except BackendUnavailable as e:
+                await self._mark_unavailable(name, e.message, [job])
+        # Jobs being submitted right now, and interrupted ones just handled, are not polled.
+        active = [j for j in active if j.engine_ref]
         if not active:
             return
         backend.polls += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 from anyio import to_thread
 
 from ..backends.base import Backend, BackendStatus, Logs
+from .files import read_tail
 from .model import (
     FINAL_STATES,
     Conflict,
@@ -23,9 +25,10 @@ from .model import (
     Job,
     JobState,
     NotFound,
+    Unprocessable,
     Update,
 )
-from .spec import Environment, Limits, parse_spec
+from .spec import Environment, Limits, check_json, parse_spec
 from .store import JobStore
 
 EventSink = Callable[[Job, "JobState | None"], None]
@@ -42,7 +45,8 @@ class JobService:
         root_dir: str | Path,
         staging_root: str | Path,
         output_dir: str,
-        default_backend: str = "condor",
+        default_backend: str,
+        default_environment: str,
         emit: EventSink | None = None,
         log: logging.Logger | None = None,
     ):
@@ -54,6 +58,11 @@ class JobService:
         self.staging_root = Path(staging_root)
         self.output_dir = output_dir.strip("/")
         self.default_backend = default_backend
+        self.default_environment = default_environment
+        # Jobs whose submission runs in this process right now (stored, not yet submitted).
+        # A stored job without an engine reference that is NOT here was interrupted (the
+        # server died mid-submission): the monitor submits it again from its snapshot.
+        self.submitting: set[str] = set()
         self.emit = emit or (lambda job, previous: None)
         self.log = log or logging.getLogger(__name__)
         self.wake: Callable[[], None] = lambda: None  # set by the monitor
@@ -97,15 +106,18 @@ class JobService:
     ) -> str:
         """A page of jobs, newest first, as the REST JSON text (see JobList in openapi.yaml)."""
         if backend is not None and backend not in self.backends:
-            raise InvalidRequest(f"unknown backend {backend!r}")
+            raise InvalidRequest(f"unknown backend {backend[:100]!r}")
         valid = {s.value for s in JobState}
         for s in states or []:
             if s not in valid:
-                raise InvalidRequest(f"unknown state {s!r}; one of: {', '.join(sorted(valid))}")
+                raise InvalidRequest(
+                    f"unknown state {s[:100]!r}; one of: {', '.join(sorted(valid))}"
+                )
         before = None
         if page_token:
-            if not page_token.isdigit():
-                raise InvalidRequest("invalid page_token")
+            # ASCII digits only ('²'.isdigit() is True) and within SQLite's 64-bit integers.
+            if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 18):
+                raise InvalidRequest("invalid page_token: use next_page_token of a previous page")
             before = int(page_token)
         rows, total = self.store.list_public(
             backend=backend, states=states, limit=limit, before_seq=before
@@ -134,21 +146,26 @@ class JobService:
             job.engine_ref = self.backends[job.backend].submit(
                 job, self.staging_root / job.id, self.environments[job.environment]
             )
+            job.message = "submitted"
+            self.store.update(job)
         except BaseException:
             # Never leave a half-created job: no row, no staging folder.
             self._discard(job.id)
             raise
-        job.message = "submitted"
-        self.store.update(job)
+        finally:
+            self.submitting.discard(job.id)
         return job, True
 
     def _prepare(self, body: Any, owner: str) -> tuple[Job, bool]:
         """Validate, snapshot and store (pending), in one trip off the event loop."""
+        if isinstance(body, dict):
+            check_json(body)  # before anything touches the key (SQLite cannot bind surrogates)
+        fingerprint = _fingerprint(body)
         key = body.get("idempotency_key") if isinstance(body, dict) else None
         if isinstance(key, str) and key:
             existing = self.store.by_idempotency_key(key)
             if existing is not None:
-                return existing, False
+                return _same_request(existing, key, fingerprint), False
         spec = parse_spec(
             body,
             root_dir=self.root_dir,
@@ -156,6 +173,7 @@ class JobService:
             environments=self.environments,
             limits=self.limits,
             default_backend=self.default_backend,
+            default_environment=self.default_environment,
         )
         job = Job(
             id=uuid.uuid4().hex[:12],
@@ -171,17 +189,24 @@ class JobService:
             idempotency_key=spec.idempotency_key,
             owner=owner,
             message="submitting",
+            request_hash=fingerprint,
         )
         self._stage(job, self.staging_root / job.id)
+        self.submitting.add(job.id)
         try:
             self.store.insert(job)
         except Conflict:
             # The same idempotency key raced us: answer with the job that won.
+            self.submitting.discard(job.id)
             shutil.rmtree(self.staging_root / job.id, ignore_errors=True)
             winner = self.store.by_idempotency_key(key) if key else None
             if winner is None:
                 raise
-            return winner, False
+            return _same_request(winner, key, fingerprint), False
+        except BaseException:
+            self.submitting.discard(job.id)
+            shutil.rmtree(self.staging_root / job.id, ignore_errors=True)
+            raise
         return job, True
 
     def _discard(self, job_id: str) -> None:
@@ -207,13 +232,20 @@ class JobService:
             return await self._cancel(job_id)
 
     async def _cancel(self, job_id: str) -> Job:
+        # Checked before reading the job: a submission that ends in between has stored its
+        # engine reference before it left `submitting`.
+        if job_id in self.submitting:
+            raise Conflict(f"job {job_id} is being submitted right now; cancel it in a moment")
         job = await self._active(job_id, "cancel")
+        # Also for a job whose submission was interrupted (no engine reference): the backend
+        # removes whatever of it the engine may have got.
         await to_thread.run_sync(self.backends[job.backend].cancel, job)
         previous = job.state
         job.state = JobState.CANCELLED
         job.message = "cancelled by the user"
         job.finished_at = time.time()
         await to_thread.run_sync(self.store.update, job)
+        await to_thread.run_sync(self._drop_staging, job)
         self.emit(job, previous)
         return job
 
@@ -228,6 +260,8 @@ class JobService:
     async def _hold_release(self, job_id: str, verb: str) -> Job:
         job = await self._active(job_id, verb)
         backend = self.backends[job.backend]
+        if not job.engine_ref:
+            raise Conflict(f"job {job_id} has not reached the {job.backend} engine yet")
         if not backend.supports_hold:
             raise Conflict(f"the {job.backend} backend cannot {verb} jobs")
         if verb == "release" and job.state != JobState.HELD:
@@ -253,28 +287,68 @@ class JobService:
 
     async def logs(self, job_id: str, tail: int | None) -> dict[str, Any]:
         job = await self.get(job_id)
-        if job.state.final:
+        folder = job.outputs.get("folder")
+        if job.state.final and folder and (self.root_dir / folder / "stdout.txt").exists():
+            # Published with the executed notebook: read from the end of the files.
+            out = self.root_dir / folder
             logs = await to_thread.run_sync(
-                self.backends[job.backend].logs, job, self.staging_root / job.id
+                lambda: Logs(
+                    stdout=read_tail(out / "stdout.txt", tail),
+                    stderr=read_tail(out / "stderr.txt", tail),
+                    live=False,
+                )
+            )
+        elif job.state.final:
+            logs = await to_thread.run_sync(
+                self.backends[job.backend].logs, job, self.staging_root / job.id, tail
             )
         else:  # what the last monitor pass read: no engine query per request
-            logs = Logs(stdout=self.live_tails.get(job.id, ""), stderr="", live=True)
-
-        def cut(text: str) -> str:
-            if tail is None:
-                return text
-            lines = text.splitlines(keepends=True)
-            return "".join(lines[-tail:]) if tail else ""
-
+            logs = Logs(
+                stdout=cut_lines(self.live_tails.get(job.id, ""), tail), stderr="", live=True
+            )
         return {
             "id": job.id,
             "state": job.state.value,
             "live": logs.live,
-            "stdout": cut(logs.stdout),
-            "stderr": cut(logs.stderr),
+            "stdout": logs.stdout,
+            "stderr": logs.stderr,
         }
 
     # -- monitor side -------------------------------------------------------------------
+    def interrupted(self, jobs: list[Job]) -> list[Job]:
+        """Stored jobs whose submission never finished (the server died in between)."""
+        return [j for j in jobs if not j.engine_ref and j.id not in self.submitting]
+
+    async def recover(self, job: Job) -> None:
+        """Submit an interrupted job again from its snapshot, or fail it saying why."""
+        # `job` may be stale: a submission may have ended since it was read. Not submitting
+        # now + still no engine reference in the store = really interrupted.
+        if job.id in self.submitting:
+            return
+        fresh = await to_thread.run_sync(self.store.get, job.id)
+        if fresh is None or fresh.engine_ref or fresh.state.final:
+            if fresh is not None:
+                job.engine_ref = fresh.engine_ref
+            return
+        staged = self.staging_root / job.id
+        previous = job.state
+        if (staged / "notebook.ipynb").is_file():
+            backend = self.backends[job.backend]
+            job.engine_ref = await to_thread.run_sync(
+                backend.resubmit, job, staged, self.environments[job.environment]
+            )
+            job.message = "submitted again: the server stopped while submitting it"
+            self.log.warning("swan-ml: job %s %s", job.id, job.message)
+        else:
+            job.state, job.finished_at = JobState.FAILED, time.time()
+            job.message = (
+                "the server stopped while submitting this job and its snapshot is gone;"
+                " submit the notebook again"
+            )
+        await to_thread.run_sync(self.store.update, job)
+        if job.state != previous:
+            self.emit(job, previous)
+
     async def apply(self, job: Job, update: Update) -> None:
         """Record what the engine says; on a final state fetch outputs first."""
         previous = job.state
@@ -305,18 +379,19 @@ class JobService:
             await to_thread.run_sync(self.store.update, job)
         if job.state.final:
             self.live_tails.pop(job.id, None)
+            await to_thread.run_sync(self._drop_staging, job)
         if job.state != previous:
             self.emit(job, previous)
 
     async def _resubmit(self, job: Job) -> None:
-        old = job.engine_ref.get("cluster_id")
+        old = job.engine_ref
         job.engine_ref = await to_thread.run_sync(
             self.backends[job.backend].resubmit,
             job,
             self.staging_root / job.id,
             self.environments[job.environment],
         )
-        job.message = f"submitted again (the engine lost the input of {old})"
+        job.message = f"submitted again: the engine lost the input of {_ref_text(old)}"
         self.log.warning("swan-ml: job %s resubmitted: %s", job.id, job.message)
         await to_thread.run_sync(self.store.update, job)
 
@@ -348,8 +423,15 @@ class JobService:
         if job.state == JobState.COMPLETED and job.progress.get("cells_total"):
             job.progress = {**job.progress, "cells_done": job.progress["cells_total"]}
 
+    def _drop_staging(self, job: Job) -> None:
+        """A final job's snapshot is no longer needed, unless its outputs could not be fetched
+        (kept so the fetch can be retried)."""
+        if "fetch_error" not in job.engine_ref:
+            shutil.rmtree(self.staging_root / job.id, ignore_errors=True)
+
     def _publish(self, job: Job, staged: Path) -> dict[str, Any]:
-        """Copy the executed notebook and created files into the workspace folder."""
+        """Move the executed notebook and created files into the workspace folder (moved, not
+        copied: the staging folder is removed once the job's record says where they are)."""
         out = staged / "output"
         stem = Path(job.notebook).stem
         rel_dir = f"{self.output_dir}/{stem}-{job.id}" if self.output_dir else f"{stem}-{job.id}"
@@ -357,7 +439,7 @@ class JobService:
         dest.mkdir(parents=True, exist_ok=True)
         outputs: dict[str, Any] = {"folder": rel_dir, "notebook": None, "files": []}
         if (out / "notebook.ipynb").exists():
-            shutil.copy2(out / "notebook.ipynb", dest / f"{stem}.ipynb")
+            shutil.move(out / "notebook.ipynb", dest / f"{stem}.ipynb")
             outputs["notebook"] = f"{rel_dir}/{stem}.ipynb"
         files = out / "files"
         if files.is_dir():
@@ -365,12 +447,40 @@ class JobService:
                 if p.is_file():
                     rel = p.relative_to(files)
                     (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(p, dest / rel)
+                    shutil.move(p, dest / rel)
                     outputs["files"].append(f"{rel_dir}/{rel.as_posix()}")
         for name in ("stdout.txt", "stderr.txt"):
             if (staged / name).exists():
-                shutil.copy2(staged / name, dest / name)
+                shutil.move(staged / name, dest / name)
         return outputs
+
+
+def _fingerprint(body: Any) -> str:
+    """The same request, whatever its key order or spacing."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _same_request(existing: Job, key: str, fingerprint: str) -> Job:
+    """A retried POST with its key gets its job; the key reused for another request is refused
+    (as the IETF Idempotency-Key draft says)."""
+    if existing.request_hash and existing.request_hash != fingerprint:
+        raise Unprocessable(
+            f"idempotency_key {key[:100]!r} was already used for a different request"
+            f" (job {existing.id}); use a new key for a new request"
+        )
+    return existing
+
+
+def _ref_text(ref: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in ref.items()) or "the job"
+
+
+def cut_lines(text: str, tail: int | None) -> str:
+    if tail is None:
+        return text
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[-tail:]) if tail else ""
 
 
 def _read_json(p: Path) -> dict[str, Any]:

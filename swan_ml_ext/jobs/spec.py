@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import InvalidRequest, JobSpec, Resources
+from .model import InvalidRequest, JobSpec, Resources, TooLarge
 
 _FIELDS = {
     "notebook",
@@ -30,6 +30,55 @@ class Limits:
     max_gpus: int = 2
     max_disk_mb: int = 102400
     max_runtime_s: int = 7 * 24 * 3600
+    max_request_bytes: int = 1024 * 1024
+    max_parameters_bytes: int = 256 * 1024
+
+
+# Nesting of a request body. The runner injects parameters as Python literals and CPython's
+# parser refuses ~200 nested brackets; the body's own object is level 1.
+MAX_DEPTH = 32
+MAX_PATH_CHARS = 4096  # PATH_MAX
+MAX_NAME_BYTES = 255  # NAME_MAX: one folder or file name
+MAX_INPUTS = 1000
+INT64 = 2**63
+
+
+def check_json(value: Any, where: str = "the request body", max_depth: int = MAX_DEPTH) -> None:
+    """One iterative pass over decoded JSON: bounded nesting, strings that are real Unicode
+    (JSON allows a lone surrogate like "\\ud800"; nothing downstream can encode it), integers
+    that fit in 64 bits. The first problem found is the message."""
+    stack: list[tuple[Any, str, int]] = [(value, where, 1)]
+    while stack:
+        v, at, depth = stack.pop()
+        if isinstance(v, str):
+            _check_text(v, at)
+        elif isinstance(v, bool) or v is None or isinstance(v, float):
+            continue
+        elif isinstance(v, int):
+            if not -INT64 <= v < INT64:
+                raise InvalidRequest(f"{at} is an integer outside 64 bits ({len(str(v))} digits)")
+        elif isinstance(v, (dict, list)):
+            if depth > max_depth:
+                raise InvalidRequest(f"{at} is nested too deeply (the limit is {max_depth} levels)")
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            for k, x in items:
+                if isinstance(k, str):
+                    _check_text(k, f"a key of {at}")
+                stack.append((x, f"{at}.{k}" if isinstance(k, str) else f"{at}[{k}]", depth + 1))
+
+
+def _clip(value: Any, n: int = 100) -> Any:
+    return value[:n] + "…" if isinstance(value, str) and len(value) > n else value
+
+
+def _check_text(text: str, at: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = text[e.start : e.end].encode("utf-8", "backslashreplace").decode()
+        raise InvalidRequest(
+            f"{at[:200]} is not valid Unicode: it holds a lone surrogate ({bad})"
+        ) from None
 
 
 @dataclass
@@ -52,19 +101,33 @@ def resolve_path(root_dir: str | Path, rel: Any, what: str) -> tuple[str, Path]:
         raise InvalidRequest(f"'{what}' must be a non-empty path relative to the server root")
     if "\x00" in rel:
         raise InvalidRequest(f"'{what}' contains a NUL character")
+    _check_text(rel, f"'{what}'")
+    if len(rel) > MAX_PATH_CHARS:
+        raise InvalidRequest(
+            f"'{what}' is too long: {len(rel)} characters; the limit is {MAX_PATH_CHARS}"
+        )
+    longest = max(rel.replace("\\", "/").split("/"), key=lambda p: len(p.encode()))
+    if len(longest.encode()) > MAX_NAME_BYTES:
+        raise InvalidRequest(
+            f"'{what}' has a folder or file name of {len(longest.encode())} bytes;"
+            f" the limit is {MAX_NAME_BYTES}: {longest[:40]!r}…"
+        )
     if rel.startswith(("/", "\\")) or os.path.isabs(rel):
         raise InvalidRequest(f"'{what}' must be relative to the server root, not absolute: {rel!r}")
     parts = Path(rel).parts
     if ".." in parts:
         raise InvalidRequest(f"'{what}' must stay inside the server root (no '..'): {rel!r}")
     root = Path(root_dir).resolve()
-    full = (root / rel).resolve()
-    if full != root and root not in full.parents:
-        raise InvalidRequest(f"'{what}' leads outside the server root: {rel!r}")
-    if not full.exists():
-        raise InvalidRequest(f"'{what}' does not exist: {rel!r}")
-    if not full.is_file():
-        raise InvalidRequest(f"'{what}' is not a file: {rel!r}")
+    try:
+        full = (root / rel).resolve()
+        if full != root and root not in full.parents:
+            raise InvalidRequest(f"'{what}' leads outside the server root: {rel!r}")
+        if not full.exists():
+            raise InvalidRequest(f"'{what}' does not exist: {rel!r}")
+        if not full.is_file():
+            raise InvalidRequest(f"'{what}' is not a file: {rel!r}")
+    except OSError as e:  # e.g. a symlink loop, or a name the filesystem refuses
+        raise InvalidRequest(f"'{what}' cannot be used: {e.strerror or e}: {rel[:200]!r}") from None
     return full.relative_to(root).as_posix(), full
 
 
@@ -148,19 +211,33 @@ def parse_resources(raw: Any, limits: Limits) -> Resources:
     return r
 
 
-def parse_parameters(raw: Any) -> dict[str, Any]:
+def parse_parameters(raw: Any, max_bytes: int = Limits.max_parameters_bytes) -> dict[str, Any]:
+    """Parameters the runner can inject: identifiers, finite JSON values (nesting and text
+    already bounded by check_json), at most max_bytes as JSON."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise InvalidRequest("'parameters' must be an object of name: value")
     for key in raw:
         if not key.isidentifier() or keyword.iskeyword(key):
-            raise InvalidRequest(f"parameter name {key!r} is not a valid Python identifier")
+            raise InvalidRequest(f"parameter name {key[:100]!r} is not a valid Python identifier")
     try:
-        json.dumps(raw, allow_nan=False)
+        size = len(json.dumps(raw, allow_nan=False, ensure_ascii=False).encode())
     except ValueError:
         raise InvalidRequest("parameters must not contain NaN or Infinity") from None
+    if size > max_bytes:
+        raise TooLarge(
+            f"the parameters are {human_bytes(size)} as JSON; the limit is {human_bytes(max_bytes)}"
+            " (SwanMLApp.max_parameters_bytes): pass large data as an input file"
+        )
     return raw
+
+
+def human_bytes(n: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{n} bytes"
 
 
 def parse_name(raw: Any, default: str) -> str:
@@ -182,25 +259,26 @@ def parse_spec(
     backends: list[str],
     environments: dict[str, Environment],
     limits: Limits,
-    default_backend: str = "condor",
-    default_environment: str = "default",
+    default_backend: str,
+    default_environment: str,
 ) -> JobSpec:
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    check_json(body)
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
-        raise InvalidRequest(f"unknown field(s): {', '.join(unknown)}")
+        raise InvalidRequest(f"unknown field(s): {', '.join(u[:100] for u in unknown[:10])}")
     rel, full = resolve_path(root_dir, body.get("notebook"), "notebook")
     nb = read_notebook(full, rel)
     backend = body.get("backend") or default_backend
     if not isinstance(backend, str) or backend not in backends:
         raise InvalidRequest(
-            f"unknown backend {backend!r}; enabled on this server: {', '.join(backends)}"
+            f"unknown backend {_clip(backend)!r}; enabled on this server: {', '.join(backends)}"
         )
     env_name = body.get("environment") or default_environment
     if not isinstance(env_name, str) or env_name not in environments:
         raise InvalidRequest(
-            f"unknown environment {env_name!r}; available: {', '.join(sorted(environments))}"
+            f"unknown environment {_clip(env_name)!r}; available: {', '.join(sorted(environments))}"
         )
     env = environments[env_name]
     kernelspec = nb.get("metadata", {}).get("kernelspec")
@@ -213,6 +291,8 @@ def parse_spec(
     inputs_raw = body.get("inputs") or []
     if not isinstance(inputs_raw, list):
         raise InvalidRequest("'inputs' must be a list of paths")
+    if len(inputs_raw) > MAX_INPUTS:
+        raise InvalidRequest(f"'inputs' has {len(inputs_raw)} paths; the limit is {MAX_INPUTS}")
     inputs = [resolve_path(root_dir, p, "inputs")[0] for p in inputs_raw]
     key = body.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
@@ -220,7 +300,7 @@ def parse_spec(
     return JobSpec(
         notebook=rel,
         backend=backend,
-        parameters=parse_parameters(body.get("parameters")),
+        parameters=parse_parameters(body.get("parameters"), limits.max_parameters_bytes),
         resources=parse_resources(body.get("resources"), limits),
         environment=env_name,
         name=parse_name(body.get("name"), Path(rel).stem),

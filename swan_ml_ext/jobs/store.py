@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL,
     idempotency_key TEXT UNIQUE,
     data TEXT NOT NULL,
-    public TEXT NOT NULL
+    public TEXT NOT NULL,
+    summary TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);
 CREATE INDEX IF NOT EXISTS jobs_backend ON jobs (backend, state, seq);
@@ -40,13 +41,17 @@ class JobStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Stores written before the 'public' column existed get it filled in."""
+        """Stores written before the 'public' / 'summary' columns existed get them filled in."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        if "public" not in columns:
-            self._db.execute("ALTER TABLE jobs ADD COLUMN public TEXT NOT NULL DEFAULT ''")
+        missing = [c for c in ("public", "summary") if c not in columns]
+        for column in missing:
+            self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+        if missing:
             for job_id, data in self._db.execute("SELECT id, data FROM jobs").fetchall():
+                job = _load(data)
                 self._db.execute(
-                    "UPDATE jobs SET public = ? WHERE id = ?", (_public(_load(data)), job_id)
+                    "UPDATE jobs SET public = ?, summary = ? WHERE id = ?",
+                    (_public(job), _summary(job), job_id),
                 )
 
     def close(self) -> None:
@@ -57,8 +62,8 @@ class JobStore:
         try:
             with self._lock:
                 self._db.execute(
-                    "INSERT INTO jobs (id, backend, state, idempotency_key, data, public)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO jobs (id, backend, state, idempotency_key, data, public, summary)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         job.id,
                         job.backend,
@@ -66,6 +71,7 @@ class JobStore:
                         job.idempotency_key,
                         _dump(job),
                         _public(job),
+                        _summary(job),
                     ),  # fmt: skip
                 )
         except sqlite3.IntegrityError as e:
@@ -74,8 +80,8 @@ class JobStore:
     def update(self, job: Job) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET state = ?, data = ?, public = ? WHERE id = ?",
-                (job.state.value, _dump(job), _public(job), job.id),
+                "UPDATE jobs SET state = ?, data = ?, public = ?, summary = ? WHERE id = ?",
+                (job.state.value, _dump(job), _public(job), _summary(job), job.id),
             )
 
     def delete(self, job_id: str) -> None:
@@ -120,8 +126,8 @@ class JobStore:
         limit: int = 25,
         before_seq: int | None = None,
     ) -> tuple[list[tuple[int, str]], int]:
-        """Like list, with each job as its stored REST JSON text."""
-        return self._page("public", backend, states, limit, before_seq)
+        """Like list, with each job as its stored list-page JSON text (bounded fields)."""
+        return self._page("summary", backend, states, limit, before_seq)
 
     def _page(
         self,
@@ -162,6 +168,10 @@ def _dump(job: Job) -> str:
 
 def _public(job: Job) -> str:
     return json.dumps(job.to_json(), separators=(",", ":"))
+
+
+def _summary(job: Job) -> str:
+    return json.dumps(job.to_summary(), separators=(",", ":"))
 
 
 def _load(data: str) -> Job:
