@@ -53,6 +53,8 @@ export interface IJob {
   started_at: string | null;
   finished_at: string | null;
   outputs: { folder?: string; notebook?: string | null; files?: string[] };
+  /** List pages only: fields left out or cut to keep a page small (GET jobs/{id} has them). */
+  truncated?: ('parameters' | 'outputs.files')[];
 }
 
 export interface IJobList {

@@ -187,10 +187,14 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand('swan-ml-ext:resubmit', {
       label: 'Resubmit job…',
       execute: async args => {
-        const job = model.job(args.id as string);
-        if (!job) {
+        const listed = model.job(args.id as string);
+        if (!listed) {
           return null;
         }
+        // A list page may have left out large parameters: prefill from the whole job.
+        const job = listed.truncated?.length
+          ? await model.fetchJob(listed.id)
+          : listed;
         const nb = await target({ path: job.notebook });
         if (!nb) {
           return null;

@@ -158,4 +158,31 @@ describe('JobMonitor', () => {
     monitor.dispose();
     model.dispose();
   });
+
+  it('loads the whole job when the list page left its parameters out', async () => {
+    requestAPI.mockResolvedValueOnce({
+      jobs: [job('2', { parameters: {}, truncated: ['parameters'] })],
+      total: 1,
+      next_page_token: null
+    });
+    const model = new JobsModel();
+    await model.refresh();
+    requestAPI.mockImplementation(async (path: string) =>
+      path === 'jobs/2'
+        ? job('2', { parameters: { big: 'x'.repeat(10) } })
+        : { stdout: '', stderr: '', live: true }
+    );
+    const monitor = new JobMonitor(model, {
+      open: jest.fn(),
+      resubmit: jest.fn(),
+      notify: jest.fn()
+    });
+    monitor.select('2');
+    let node = await rendered(monitor);
+    node = await rendered(monitor);
+    expect(requestAPI.mock.calls.map(c => c[0])).toContain('jobs/2');
+    expect(node.textContent).toContain('big = "xxxxxxxxxx"');
+    monitor.dispose();
+    model.dispose();
+  });
 });

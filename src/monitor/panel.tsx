@@ -191,13 +191,39 @@ export function formatEngine(job: IJob): string {
   return parts.join(' ') || '—';
 }
 
+/**
+ * List pages leave out fields that can be large (see `truncated`): the job's view loads the
+ * whole job once.
+ */
+function useWholeJob(model: JobsModel, job: IJob): IJob {
+  const [whole, setWhole] = React.useState<IJob | null>(null);
+  const truncated = (job.truncated ?? []).join(',');
+  React.useEffect(() => {
+    if (!truncated) {
+      return;
+    }
+    let live = true;
+    model
+      .fetchJob(job.id)
+      .then(j => live && setWhole(j))
+      .catch(reason => console.warn('swan-ml-ext: could not load job', reason));
+    return () => {
+      live = false;
+    };
+  }, [job.id, truncated]);
+  return whole && truncated
+    ? { ...job, parameters: whole.parameters, outputs: whole.outputs }
+    : job;
+}
+
 function Detail(props: {
   model: JobsModel;
   job: IJob;
   actions: IMonitorActions;
   onBack: () => void;
 }): JSX.Element {
-  const { job, model, actions } = props;
+  const { model, actions } = props;
+  const job = useWholeJob(model, props.job);
   const act = (action: 'cancel' | 'hold' | 'release') =>
     model
       .act(job.id, action)
