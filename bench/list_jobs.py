@@ -20,7 +20,7 @@ N_REQ = 500
 
 
 def fill(db_path) -> list[str]:
-    from swan_ml_ext.jobs.model import Job, JobState, Resources
+    from swan_ml_ext.jobs.model import Job, JobState
     from swan_ml_ext.jobs.store import JobStore
 
     store = JobStore(db_path)
@@ -33,7 +33,7 @@ def fill(db_path) -> list[str]:
             id=f"bench{i:07d}", name=f"sweep point {i}", backend="condor",
             state=states[i % 3], notebook="analysis/train.ipynb",
             parameters={"lr": 0.01 * (i % 7), "epochs": i % 50, "tag": f"run-{i}"},
-            resources=Resources(cpus=2, memory_mb=4096, gpus=1), environment="default",
+            resources={"cpus": 2, "memory_mb": 4096, "gpus": 1}, environment="default",
             engine_ref={"cluster_id": i + 1}, message="" if i % 3 == 0 else "cell 4 raised",
             progress={"cells_done": 12, "cells_total": 12}, created_at=1.7e9 + i,
             started_at=1.7e9 + i + 3, finished_at=1.7e9 + i + 60,

@@ -24,7 +24,7 @@ def main() -> float:
     server.start()
     schedd = raw_schedd()
     from swan_ml_ext.backends.condor import CondorBackend
-    from swan_ml_ext.jobs.model import Job, JobState, Resources
+    from swan_ml_ext.jobs.model import Job, JobState
 
     backend = CondorBackend()
     ours, raw = [], []
@@ -43,7 +43,7 @@ def main() -> float:
                 (staged / name).write_text("{}")
             job = Job(
                 id=f"raw{i:05d}", name="raw", backend="condor", state=JobState.PENDING,
-                notebook="nb.ipynb", parameters={}, resources=Resources(**IMPOSSIBLE),
+                notebook="nb.ipynb", parameters={}, resources=dict(IMPOSSIBLE),
                 environment="default",
             )  # fmt: skip
             backend.write_wrapper(job, staged, _env())

@@ -8,10 +8,10 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Float, Int, List, Type, Unicode, default, validate
+from traitlets import Dict, Float, Int, List, Type, Unicode, Union, default, validate
 
+from .backends import load_class, registered
 from .backends.base import Backend
-from .backends.condor import CondorBackend
 from .handlers import routes
 from .jobs.model import Job, JobState
 from .jobs.monitor import Monitor
@@ -53,8 +53,24 @@ class SwanMLApp(ExtensionApp):
 
     backends = List(
         Unicode(),
-        default_value=["condor"],
-        help="Names of the enabled backends, in the order the UI offers them.",
+        help="""Names of the enabled backends, in the order the UI offers them. Default: every
+        backend found (built-in, installed packages' `swan_ml_ext.backends` entry points, and
+        `backend_classes`).""",
+    ).tag(config=True)
+
+    backend_classes = Dict(
+        key_trait=Unicode(),
+        value_trait=Union([Unicode(), Type(klass=Backend)]),
+        help="""Backend name -> class (or import string 'package.module:Class'), over the
+        backends found by name: adds a site's backend, or swaps a built-in one's class, e.g.
+        {"slurm": "mysite.backends:SlurmBackend"}. A package can also publish one in the
+        entry-point group `swan_ml_ext.backends`.""",
+    ).tag(config=True)
+
+    engine_timeout_s = Float(
+        60.0,
+        help="""Seconds a backend's monitor query may take. One that takes longer marks that
+        backend unavailable (its jobs keep their state) and holds up no other backend.""",
     ).tag(config=True)
 
     default_backend = Unicode(
@@ -68,12 +84,6 @@ class SwanMLApp(ExtensionApp):
         help="""Environment used when a job does not name one. Empty: the only environment when
         one is configured, else the one named 'default'. Checked at start: it must name one of
         `environments`.""",
-    ).tag(config=True)
-
-    condor_backend_class = Type(
-        default_value=CondorBackend,
-        klass=Backend,
-        help="Class of the 'condor' backend (swap it to adapt to another site).",
     ).tag(config=True)
 
     environments = Dict(
@@ -134,17 +144,29 @@ class SwanMLApp(ExtensionApp):
         return str(Path(jupyter_data_dir()) / "swan_ml_ext" / "staging")
 
     def _backend_classes(self) -> dict[str, type[Backend]]:
-        return {"condor": self.condor_backend_class}
+        """Every backend found by name, a site's configuration last (it wins)."""
+        specs: dict[str, Any] = {**registered(), **self.backend_classes}
+        classes = {}
+        for name, spec in specs.items():
+            cls = load_class(spec)
+            if not (isinstance(cls, type) and issubclass(cls, Backend)):
+                raise ValueError(f"backend {name!r}: {spec!r} is not a Backend class")
+            classes[name] = cls
+        return classes
+
+    def enabled_backends(self) -> list[str]:
+        return list(self.backends) or list({**registered(), **self.backend_classes})
 
     def resolved_defaults(self) -> tuple[str, str]:
         """(default backend, default environment), or a startup error naming the trait."""
-        if not self.backends:
+        enabled = self.enabled_backends()
+        if not enabled:
             raise ValueError("SwanMLApp.backends is empty: enable at least one backend")
-        backend = self.default_backend or self.backends[0]
-        if backend not in self.backends:
+        backend = self.default_backend or enabled[0]
+        if backend not in enabled:
             raise ValueError(
                 f"SwanMLApp.default_backend is {backend!r}, which is not one of"
-                f" SwanMLApp.backends {list(self.backends)}"
+                f" SwanMLApp.backends {enabled}"
             )
         envs = list(self.environments)
         if not envs:
@@ -161,11 +183,14 @@ class SwanMLApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         classes = self._backend_classes()
-        unknown = [b for b in self.backends if b not in classes]
+        enabled = self.enabled_backends()
+        unknown = [b for b in enabled if b not in classes]
         if unknown:
-            raise ValueError(f"unknown backend(s) {unknown}; known: {sorted(classes)}")
+            raise ValueError(
+                f"SwanMLApp.backends names unknown backend(s) {unknown}; known: {sorted(classes)}"
+            )
         default_backend, default_environment = self.resolved_defaults()
-        backends = {name: classes[name](parent=self, log=self.log) for name in self.backends}
+        backends = {name: classes[name](parent=self, log=self.log) for name in enabled}
         self.store = JobStore(self.db_path)
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
         self.service = JobService(
@@ -198,7 +223,9 @@ class SwanMLApp(ExtensionApp):
             emit=self._emit,
             log=self.log,
         )
-        self.monitor = Monitor(self.service, self.poll_interval, log=self.log)
+        self.monitor = Monitor(
+            self.service, self.poll_interval, log=self.log, engine_timeout=self.engine_timeout_s
+        )
         self.settings.update({"swan_ml_ext_service": self.service})
 
     def initialize_handlers(self) -> None:

@@ -19,7 +19,15 @@ from swan_ml_ext.jobs.spec import Environment
 
 class FakeBackend(Backend):
     name: ClassVar[str] = "fake"
-    supports_hold: ClassVar[bool] = True
+    title: ClassVar[str] = "Fake engine (tests)"
+    capabilities: ClassVar[dict[str, bool]] = {
+        "cancel": True,
+        "hold": True,
+        "release": True,
+        "live_logs": False,
+        "progress": False,
+    }
+    engine_ref_labels: ClassVar[list[tuple[str, str]]] = [("fake_id", "fake job")]
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -70,7 +78,8 @@ class FakeBackend(Backend):
         (out / "files").mkdir(parents=True, exist_ok=True)
         (out / "notebook.ipynb").write_bytes((staged / "notebook.ipynb").read_bytes())
         (out / "files" / "result.txt").write_text("42")
-        status = "completed" if job.state == JobState.COMPLETED else "failed"
+        e = self.engine[job.engine_ref["fake_id"]]
+        status = "completed" if e["state"] == JobState.COMPLETED else "failed"
         (out / "result.json").write_text(json.dumps({"status": status}))
         (staged / "stdout.txt").write_text("".join(f"line {i}\n" for i in range(1000)))
         (staged / "stderr.txt").write_text("")

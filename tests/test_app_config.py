@@ -37,7 +37,6 @@ def test_a_configured_default_environment_wins():
         ({"environments": {"a": LCG, "b": LCG}}, ["SwanMLApp.default_environment", "a, b"]),
         ({"default_environment": "nope"}, ["SwanMLApp.default_environment is 'nope'"]),
         ({"default_backend": "slurm"}, ["SwanMLApp.default_backend is 'slurm'", "condor"]),
-        ({"backends": []}, ["SwanMLApp.backends is empty"]),
     ],
 )
 def test_defaults_that_name_nothing_are_a_startup_error(config, words):

@@ -78,7 +78,7 @@ def test_sigkill_between_stored_and_submitted(tmp_path: Path, condor_pool: None,
     env = {**os.environ, "SWAN_ML_TEST_KILL": when, "PYTHONPATH": repo}
     dying = ServerProcess(
         tmp_path,
-        "--SwanMLApp.condor_backend_class=tests.kill_backend.KillDuringSubmitBackend",
+        "--SwanMLApp.backend_classes=condor=tests.kill_backend.KillDuringSubmitBackend",
         env=env,
     )
     write_notebook(dying.root / "quick.ipynb", "print('ran once')")

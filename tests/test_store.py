@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from swan_ml_ext.jobs.model import FINAL_STATES, Conflict, Job, JobState, Resources
+from swan_ml_ext.jobs.model import FINAL_STATES, Conflict, Job, JobState
 from swan_ml_ext.jobs.store import JobStore
 
 T0 = 1_700_000_000.25
@@ -23,7 +23,7 @@ def make_job(n: int = 0, **overrides: Any) -> Job:
         "state": JobState.PENDING,
         "notebook": "work/train.ipynb",
         "parameters": {"lr": 0.01, "epochs": n, "tags": ["a", "b"], "note": 'é "q"\n'},
-        "resources": Resources(cpus=2, memory_mb=4096, gpus=1, gpu_capability=8.0),
+        "resources": {"cpus": 2, "memory_mb": 4096, "gpus": 1, "gpu_capability": 8.0},
         "environment": "default",
         "inputs": ["data/x.csv"],
         "engine_ref": {"cluster_id": 100 + n},

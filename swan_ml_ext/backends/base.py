@@ -1,4 +1,6 @@
-"""The backend protocol. Backends are swappable classes (traitlets Type), found by name."""
+"""The backend protocol. Backends are found by name (see backends/__init__.py) and publish
+what differs between engines as data: capabilities, the resources they accept (a JSON
+Schema), and labels for their engine references."""
 
 from __future__ import annotations
 
@@ -9,29 +11,17 @@ from typing import Any, ClassVar
 from traitlets.config import LoggingConfigurable
 
 from ..jobs.model import Job, Update
-from ..jobs.spec import Environment
+from ..jobs.spec import Environment, Limits
 
 
 @dataclass
 class BackendStatus:
+    """What the engine says now (GET backends adds what the backend class publishes)."""
+
     name: str
     available: bool
     reason: str = ""
-    capabilities: dict[str, Any] = field(default_factory=dict)
-    resources: dict[str, Any] = field(default_factory=dict)
-    stats: dict[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "name": self.name,
-            "available": self.available,
-            "capabilities": self.capabilities,
-            "resources": self.resources,
-            "stats": self.stats,
-        }
-        if not self.available:
-            d["reason"] = self.reason
-        return d
+    resources: dict[str, Any] = field(default_factory=dict)  # free slots, GPUs by type...
 
 
 @dataclass
@@ -41,6 +31,18 @@ class Logs:
     live: bool
 
 
+def integer(title: str, description: str, lo: int, hi: int | None, default: Any, **kw: Any):
+    """A JSON Schema integer field ('x-unit' says the unit to a form)."""
+    field_: dict[str, Any] = {"type": "integer", "title": title, "description": description}
+    field_["minimum"] = lo
+    if hi is not None:
+        field_["maximum"] = hi
+    if default is None:
+        field_["type"] = ["integer", "null"]
+    field_["default"] = default
+    return {**field_, **kw}
+
+
 class Backend(LoggingConfigurable):
     """One engine. Every method may block: the service calls them in a worker thread.
 
@@ -48,7 +50,17 @@ class Backend(LoggingConfigurable):
     """
 
     name: ClassVar[str] = ""
-    supports_hold: ClassVar[bool] = False
+    title: ClassVar[str] = ""
+    # What the UI, the magics and the CLI may offer for this engine's jobs.
+    capabilities: ClassVar[dict[str, bool]] = {
+        "cancel": True,
+        "hold": False,
+        "release": False,
+        "live_logs": False,
+        "progress": False,
+    }
+    # How to show engine_ref: (key, label) in order; keys without a label are not shown.
+    engine_ref_labels: ClassVar[list[tuple[str, str]]] = []
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -58,6 +70,65 @@ class Backend(LoggingConfigurable):
     def stats(self) -> dict[str, int]:
         return {"engine_queries": self.engine_queries, "monitor_polls": self.polls}
 
+    # -- published as data ---------------------------------------------------------------
+    def resource_schema(self, limits: Limits) -> dict[str, Any]:
+        """JSON Schema (draft 2020-12) of the `resources` object this backend accepts, with
+        the server's limits as minimum/maximum. The server validates against it; the dialog
+        renders it; the CLI takes its fields as --resource key=value."""
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "title": "Resources",
+            "additionalProperties": False,
+            "properties": {
+                "cpus": integer("CPUs", "CPU cores for the job", 1, limits.max_cpus, 1),
+                "memory_mb": integer(
+                    "Memory",
+                    "memory for the job, in MB",
+                    1,
+                    limits.max_memory_mb,
+                    2048,
+                    **{"x-unit": "MB"},
+                ),  # fmt: skip
+                "disk_mb": integer(
+                    "Disk",
+                    "scratch disk for the job, in MB",
+                    1,
+                    limits.max_disk_mb,
+                    4096,
+                    **{"x-unit": "MB"},
+                ),  # fmt: skip
+                "max_runtime_s": integer(
+                    "Maximum runtime",
+                    "the job is stopped and failed after this many seconds",
+                    1,
+                    limits.max_runtime_s,
+                    None,
+                    **{"x-unit": "s"},
+                ),  # fmt: skip
+            },
+        }
+
+    def check_resources(self, resources: dict[str, Any]) -> None:
+        """Rules across fields the schema cannot say; raise InvalidRequest."""
+
+    def describe(self, status: BackendStatus, limits: Limits) -> dict[str, Any]:
+        """This backend in GET backends."""
+        d: dict[str, Any] = {
+            "name": self.name,
+            "title": self.title or self.name,
+            "available": status.available,
+            "capabilities": dict(self.capabilities),
+            "resource_schema": self.resource_schema(limits),
+            "engine_ref_labels": [{"key": k, "label": v} for k, v in self.engine_ref_labels],
+            "resources": status.resources,
+            "stats": self.stats(),
+        }
+        if not status.available:
+            d["reason"] = status.reason
+        return d
+
+    # -- the engine ------------------------------------------------------------------------
     def status(self) -> BackendStatus:
         raise NotImplementedError
 

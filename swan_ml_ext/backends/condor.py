@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 from traitlets import Float, Unicode, default
 
 from ..jobs.files import read_tail
-from ..jobs.model import BackendUnavailable, Conflict, Job, Update
-from ..jobs.spec import Environment
+from ..jobs.model import BackendUnavailable, Conflict, InvalidRequest, Job, Update
+from ..jobs.spec import Environment, Limits
 from ..pool import client_config
-from .base import Backend, BackendStatus, Logs
+from .base import Backend, BackendStatus, Logs, integer
 from .condor_ads import PROJECTION, SPOOLING_INPUT, ad_to_update
 
 WRAPPER = "swan_job.sh"
@@ -28,7 +28,21 @@ class CondorBackend(Backend):
     """Runs notebooks as HTCondor jobs (spooled: batch nodes share no filesystem with us)."""
 
     name: ClassVar[str] = "condor"
-    supports_hold: ClassVar[bool] = True
+    title: ClassVar[str] = "HTCondor"
+    capabilities: ClassVar[dict[str, bool]] = {
+        "cancel": True,
+        "hold": True,
+        "release": True,
+        "live_logs": True,
+        "progress": True,
+        "gpus": True,
+        "gpu_constraints": True,
+    }
+    engine_ref_labels: ClassVar[list[tuple[str, str]]] = [
+        ("cluster_id", "cluster"),
+        ("execute_host", "on"),
+        ("assigned_gpus", "GPUs"),
+    ]
 
     condor_config = Unicode(
         help="""Client configuration file for the pool (CONDOR_CONFIG): where the collector is
@@ -148,7 +162,6 @@ class CondorBackend(Backend):
             self.name,
             available=bool(ads),
             reason="" if ads else "the pool has no execute slots",
-            capabilities={"hold": True, "gpus": True, "gpu_constraints": True, "logs": "live"},
             resources={
                 "slots": len(ads),
                 "cpus_free": sum(int(ad.get("Cpus") or 0) for ad in ads),
@@ -160,6 +173,34 @@ class CondorBackend(Backend):
         )
         self._status = (time.monotonic(), st)
         return st
+
+    # -- resources ----------------------------------------------------------------------
+    def resource_schema(self, limits: Limits) -> dict[str, Any]:
+        schema = super().resource_schema(limits)
+        props = schema["properties"]
+        props["gpus"] = integer("GPUs", "GPUs for the job (request_gpus)", 0, limits.max_gpus, 0)
+        props["gpu_memory_mb"] = integer(
+            "Minimum GPU memory", "only GPUs with at least this much memory, in MB",
+            1, 10**7, None, **{"x-unit": "MB"},
+        )  # fmt: skip
+        props["gpu_capability"] = {
+            "type": ["number", "null"],
+            "title": "Minimum GPU capability",
+            "description": "only GPUs with at least this CUDA compute capability, e.g. 8.0",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 100,
+            "default": None,
+        }
+        # the dialog's order
+        order = ["cpus", "memory_mb", "gpus", "gpu_memory_mb", "gpu_capability", "disk_mb"]
+        schema["properties"] = {k: props[k] for k in order + sorted(set(props) - set(order))}
+        return schema
+
+    def check_resources(self, resources: dict[str, Any]) -> None:
+        if (resources.get("gpu_memory_mb") or resources.get("gpu_capability")) and not (
+            resources.get("gpus")
+        ):
+            raise InvalidRequest("GPU constraints (gpu_memory_mb, gpu_capability) need gpus >= 1")
 
     # -- submit -------------------------------------------------------------------------
     def write_wrapper(self, job: Job, staged: Path, env: Environment) -> None:
@@ -197,6 +238,9 @@ class CondorBackend(Backend):
     def submit_description(self, job: Job, staged: Path) -> dict[str, str]:
         """Only values we generate: validated integers, our ids, our paths. No user text."""
         r = job.resources
+        cpus, memory, disk = r.get("cpus", 1), r.get("memory_mb", 2048), r.get("disk_mb", 4096)
+        gpus, runtime = r.get("gpus", 0), r.get("max_runtime_s")
+        gpu_memory, capability = r.get("gpu_memory_mb"), r.get("gpu_capability")
         names = ["notebook.ipynb", "params.json"]
         if (staged / "inputs").is_dir():
             names.append("inputs")
@@ -214,27 +258,27 @@ class CondorBackend(Backend):
             "transfer_output_files": "output",
             "output": "stdout.txt",
             "error": "stderr.txt",
-            "request_cpus": str(int(r.cpus)),
-            "request_memory": f"{int(r.memory_mb)}M",
-            "request_disk": f"{int(r.disk_mb)}M",
+            "request_cpus": str(int(cpus)),
+            "request_memory": f"{int(memory)}M",
+            "request_disk": f"{int(disk)}M",
             "batch_name": f"swan-ml-{job.id}",
             "+SwanML": "true",
             "+SwanMLJobId": f'"{job.id}"',
             "+WantIOProxy": "true",
         }
-        if r.gpus:
-            desc["request_gpus"] = str(int(r.gpus))
+        if gpus:
+            desc["request_gpus"] = str(int(gpus))
             req = []
-            if r.gpu_memory_mb:
-                req.append(f"GlobalMemoryMb >= {int(r.gpu_memory_mb)}")
-            if r.gpu_capability:
-                req.append(f"Capability >= {float(r.gpu_capability)!r}")
+            if gpu_memory:
+                req.append(f"GlobalMemoryMb >= {int(gpu_memory)}")
+            if capability:
+                req.append(f"Capability >= {float(capability)!r}")
             if req:
                 desc["require_gpus"] = " && ".join(req)
-        if r.max_runtime_s:
+        if runtime:
             # Enforced by the schedd's periodic policy (every PERIODIC_EXPR_INTERVAL seconds):
             # the job is removed and reported as failed with the limit in words.
-            desc["+SwanMLMaxRuntime"] = str(int(r.max_runtime_s))
+            desc["+SwanMLMaxRuntime"] = str(int(runtime))
             desc["periodic_remove"] = (
                 "JobStatus == 2 && (time() - JobCurrentStartDate) > SwanMLMaxRuntime"
             )

@@ -26,10 +26,9 @@ class BackendsHandler(SwanMLHandler):
     @authorized
     async def get(self) -> None:
         service = self.service
-        statuses = await service.backend_statuses()
         self.reply(
             {
-                "backends": [s.to_json() for s in statuses],
+                "backends": await service.describe_backends(),
                 "default_backend": service.default_backend,
                 "default_environment": service.default_environment,
                 "environments": [e.to_json() for e in service.environments.values()],

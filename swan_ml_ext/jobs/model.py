@@ -68,27 +68,13 @@ class BackendUnavailable(SwanMLError):
 
 
 @dataclass
-class Resources:
-    cpus: int = 1
-    memory_mb: int = 2048
-    gpus: int = 0
-    disk_mb: int = 4096
-    gpu_memory_mb: int | None = None
-    gpu_capability: float | None = None
-    max_runtime_s: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
-@dataclass
 class JobSpec:
     """A validated submission."""
 
     notebook: str  # path relative to the server root, '/'-separated
     backend: str
     parameters: dict[str, Any]
-    resources: Resources
+    resources: dict[str, Any]  # validated against the backend's resource_schema
     environment: str
     name: str
     kernel_name: str
@@ -104,7 +90,7 @@ class Job:
     state: JobState
     notebook: str
     parameters: dict[str, Any]
-    resources: Resources
+    resources: dict[str, Any]
     environment: str
     kernel_name: str = "python3"
     inputs: list[str] = field(default_factory=list)
@@ -129,7 +115,7 @@ class Job:
             "state": self.state.value,
             "notebook": self.notebook,
             "parameters": self.parameters,
-            "resources": self.resources.to_json(),
+            "resources": dict(self.resources),
             "environment": self.environment,
             "kernel_name": self.kernel_name,
             "inputs": self.inputs,
@@ -169,7 +155,8 @@ class Job:
     def from_record(cls, d: dict[str, Any]) -> Job:
         d = dict(d)
         d["state"] = JobState(d["state"])
-        d["resources"] = Resources(**d["resources"])
+        # (records of earlier versions hold every field, unset ones as null)
+        d["resources"] = {k: v for k, v in d["resources"].items() if v is not None}
         return cls(**d)
 
 

@@ -10,13 +10,12 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
 
-from ..backends.base import Backend, BackendStatus, Logs
+from ..backends.base import Backend, Logs
 from .files import read_tail
 from .model import (
     FINAL_STATES,
@@ -67,18 +66,23 @@ class JobService:
         self.log = log or logging.getLogger(__name__)
         self.wake: Callable[[], None] = lambda: None  # set by the monitor
         self.live_tails: dict[str, str] = {}  # job id -> log tail the running job reported
-        # Held by the monitor from reading the active jobs to writing their updates, and by
-        # user actions (cancel, hold, release): a poll never writes back a stale state over
-        # an action taken meanwhile.
-        self.state_lock = asyncio.Lock()
+        # One lock per backend, held by that backend's monitor from reading its active jobs to
+        # writing their updates, and by user actions on its jobs (cancel, hold, release): a
+        # poll never writes back a stale state over an action taken meanwhile, and a slow
+        # engine holds up nothing of another.
+        self.locks = {name: asyncio.Lock() for name in backends}
+        self.finishing: set[str] = set()  # jobs whose outputs are being fetched now
 
     # -- reads --------------------------------------------------------------------------
-    async def backend_statuses(self) -> list[BackendStatus]:
-        statuses = []
-        for backend in self.backends.values():
-            status = await to_thread.run_sync(backend.status)
-            statuses.append(replace(status, stats=backend.stats()))
-        return statuses
+    async def describe_backends(self) -> list[dict[str, Any]]:
+        """Each backend as GET backends shows it (statuses asked concurrently)."""
+        statuses = await asyncio.gather(
+            *(to_thread.run_sync(b.status, abandon_on_cancel=True) for b in self.backends.values())
+        )
+        return [
+            b.describe(status, self.limits)
+            for b, status in zip(self.backends.values(), statuses, strict=True)
+        ]
 
     async def get(self, job_id: str) -> Job:
         job = await to_thread.run_sync(self.store.get, job_id)
@@ -169,7 +173,7 @@ class JobService:
         spec = parse_spec(
             body,
             root_dir=self.root_dir,
-            backends=list(self.backends),
+            backends=self.backends,
             environments=self.environments,
             limits=self.limits,
             default_backend=self.default_backend,
@@ -228,7 +232,7 @@ class JobService:
 
     # -- actions ------------------------------------------------------------------------
     async def cancel(self, job_id: str) -> Job:
-        async with self.state_lock:
+        async with self.locks[(await self.get(job_id)).backend]:
             return await self._cancel(job_id)
 
     async def _cancel(self, job_id: str) -> Job:
@@ -250,20 +254,20 @@ class JobService:
         return job
 
     async def hold(self, job_id: str) -> Job:
-        async with self.state_lock:
+        async with self.locks[(await self.get(job_id)).backend]:
             return await self._hold_release(job_id, "hold")
 
     async def release(self, job_id: str) -> Job:
-        async with self.state_lock:
+        async with self.locks[(await self.get(job_id)).backend]:
             return await self._hold_release(job_id, "release")
 
     async def _hold_release(self, job_id: str, verb: str) -> Job:
         job = await self._active(job_id, verb)
         backend = self.backends[job.backend]
+        if not backend.capabilities.get(verb):
+            raise Conflict(f"the {job.backend} backend cannot {verb} jobs")
         if not job.engine_ref:
             raise Conflict(f"job {job_id} has not reached the {job.backend} engine yet")
-        if not backend.supports_hold:
-            raise Conflict(f"the {job.backend} backend cannot {verb} jobs")
         if verb == "release" and job.state != JobState.HELD:
             raise Conflict(f"job {job_id} is {job.state.value}, not held")
         if verb == "hold" and job.state == JobState.HELD:
@@ -349,13 +353,14 @@ class JobService:
         if job.state != previous:
             self.emit(job, previous)
 
-    async def apply(self, job: Job, update: Update) -> None:
-        """Record what the engine says; on a final state fetch outputs first."""
+    async def apply(self, job: Job, update: Update) -> bool:
+        """Record what the engine says (under the backend's lock). Returns True when the job
+        finished with outputs to fetch: the caller runs finish() for it, outside the lock."""
         previous = job.state
         if update.resubmit:
             await self._resubmit(job)
-            return
-        changed = update.state != job.state
+            return False
+        changed = False
         if update.log_tail is not None:
             self.live_tails[job.id] = update.log_tail
         if update.progress:
@@ -367,9 +372,8 @@ class JobService:
             job.engine_ref = merged
         if update.started_at and job.started_at is None:
             job.started_at, changed = update.started_at, True
-        if update.state in (JobState.COMPLETED, JobState.FAILED):
-            await self._finish(job, update)
-        else:
+        finishing = update.state in (JobState.COMPLETED, JobState.FAILED) and update.has_outputs
+        if not finishing:
             if update.message != job.message:
                 job.message, changed = update.message, True
             if update.state in FINAL_STATES and job.finished_at is None:
@@ -382,6 +386,37 @@ class JobService:
             await to_thread.run_sync(self._drop_staging, job)
         if job.state != previous:
             self.emit(job, previous)
+        return finishing
+
+    async def finish(self, job_id: str, update: Update) -> None:
+        """Fetch and publish a finished job's outputs (no lock held: a large output or a slow
+        engine delays nothing else), then record its final state under the lock."""
+        self.finishing.add(job_id)
+        try:
+            job = await self.get(job_id)
+            if job.state.final:
+                return
+            staged = self.staging_root / job.id
+            error = outputs = None
+            try:
+                if not (staged / "output" / "result.json").exists():
+                    await to_thread.run_sync(self.backends[job.backend].fetch, job, staged)
+                outputs = await to_thread.run_sync(self._publish, job, staged)
+            except Exception as e:  # the job did finish; say why its outputs are missing
+                self.log.warning("swan-ml: outputs of job %s could not be fetched: %s", job.id, e)
+                error = str(e)
+            async with self.locks[job.backend]:
+                job = await self.get(job_id)
+                if job.state.final:  # e.g. cancelled meanwhile
+                    return
+                previous = job.state
+                self._record_finish(job, update, staged, outputs, error)
+                await to_thread.run_sync(self.store.update, job)
+                self.live_tails.pop(job.id, None)
+                await to_thread.run_sync(self._drop_staging, job)
+            self.emit(job, previous)
+        finally:
+            self.finishing.discard(job_id)
 
     async def _resubmit(self, job: Job) -> None:
         old = job.engine_ref
@@ -395,23 +430,23 @@ class JobService:
         self.log.warning("swan-ml: job %s resubmitted: %s", job.id, job.message)
         await to_thread.run_sync(self.store.update, job)
 
-    async def _finish(self, job: Job, update: Update) -> None:
-        staged = self.staging_root / job.id
+    def _record_finish(
+        self,
+        job: Job,
+        update: Update,
+        staged: Path,
+        outputs: dict[str, Any] | None,
+        error: str | None,
+    ) -> None:
         job.finished_at = update.finished_at or time.time()
         job.state, job.message = update.state, update.message
-        if not update.has_outputs:
-            return
-        try:
-            if not (staged / "output" / "result.json").exists():
-                await to_thread.run_sync(self.backends[job.backend].fetch, job, staged)
-            job.outputs = await to_thread.run_sync(self._publish, job, staged)
-        except Exception as e:  # the job did finish; say why its outputs are missing
-            self.log.warning("swan-ml: outputs of job %s could not be fetched: %s", job.id, e)
-            job.engine_ref["fetch_error"] = str(e)
+        if error is not None or outputs is None:
+            job.engine_ref["fetch_error"] = error or "no outputs"
             job.message = (job.message + "; " if job.message else "") + (
-                f"outputs could not be fetched: {e}"
+                f"outputs could not be fetched: {error}"
             )
             return
+        job.outputs = outputs
         result = _read_json(staged / "output" / "result.json")
         if result.get("status") == "completed" and job.state == JobState.FAILED:
             job.message = job.message or "the job failed after the notebook completed"

@@ -7,9 +7,9 @@ import keyword
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from .model import InvalidRequest, JobSpec, Resources, TooLarge
+from .model import InvalidRequest, JobSpec, TooLarge
 
 _FIELDS = {
     "notebook",
@@ -157,58 +157,83 @@ def read_notebook(full: Path, rel: str) -> dict[str, Any]:
     return nb
 
 
-def _int(value: Any, key: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"resources.{key} must be an integer, got {json.dumps(value)}")
-    if value < lo:
-        raise InvalidRequest(f"resources.{key} must be at least {lo}, got {value}")
-    if value > hi:
-        raise InvalidRequest(f"resources.{key} must be at most {hi} on this server, got {value}")
-    return value
+class ResourceRules(Protocol):
+    """What parse_spec needs of a backend (backends/base.py implements it)."""
+
+    def resource_schema(self, limits: Limits) -> dict[str, Any]: ...
+
+    def check_resources(self, resources: dict[str, Any]) -> None: ...
 
 
-def parse_resources(raw: Any, limits: Limits) -> Resources:
+_TYPES: dict[str, Any] = {
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+_TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string",
+               "boolean": "true or false"}  # fmt: skip
+
+
+def parse_resources(raw: Any, schema: dict[str, Any]) -> dict[str, Any]:
+    """`resources` checked against a backend's resource_schema (the subset of JSON Schema the
+    backends use: type, minimum/maximum, exclusive bounds, enum, maxLength, default); the
+    schema's defaults fill what the caller left out. Messages name the field and the limit."""
+    props: dict[str, Any] = schema.get("properties", {})
     if raw is None:
-        return Resources()
+        raw = {}
     if not isinstance(raw, dict):
         raise InvalidRequest("'resources' must be an object")
-    known = {
-        "cpus",
-        "memory_mb",
-        "gpus",
-        "disk_mb",
-        "gpu_memory_mb",
-        "gpu_capability",
-        "max_runtime_s",
-    }
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(set(raw) - set(props))
     if unknown:
         raise InvalidRequest(
-            f"unknown resource(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            f"unknown resource(s) {', '.join(_clip(u) for u in unknown[:10])};"
+            f" known: {', '.join(sorted(props))}"
         )
-    r = Resources()
-    if "cpus" in raw:
-        r.cpus = _int(raw["cpus"], "cpus", 1, limits.max_cpus)
-    if "memory_mb" in raw:
-        r.memory_mb = _int(raw["memory_mb"], "memory_mb", 1, limits.max_memory_mb)
-    if "gpus" in raw:
-        r.gpus = _int(raw["gpus"], "gpus", 0, limits.max_gpus)
-    if "disk_mb" in raw:
-        r.disk_mb = _int(raw["disk_mb"], "disk_mb", 1, limits.max_disk_mb)
-    if raw.get("gpu_memory_mb") is not None:
-        r.gpu_memory_mb = _int(raw["gpu_memory_mb"], "gpu_memory_mb", 1, 10**7)
-    if raw.get("gpu_capability") is not None:
-        cap = raw["gpu_capability"]
-        if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap < 100:
-            raise InvalidRequest(
-                f"resources.gpu_capability must be a number like 8.0, got {json.dumps(cap)}"
-            )
-        r.gpu_capability = float(cap)
-    if raw.get("max_runtime_s") is not None:
-        r.max_runtime_s = _int(raw["max_runtime_s"], "max_runtime_s", 1, limits.max_runtime_s)
-    if (r.gpu_memory_mb or r.gpu_capability) and r.gpus == 0:
-        raise InvalidRequest("GPU constraints (gpu_memory_mb, gpu_capability) need gpus >= 1")
-    return r
+    out = {k: f["default"] for k, f in props.items() if f.get("default") is not None}
+    for key, value in raw.items():
+        field_ = props[key]
+        types = field_.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        if value is None and "null" in types:
+            out.pop(key, None)
+            continue
+        if not any(_TYPES[t](value) for t in types if t in _TYPES):
+            want = " or ".join(_TYPE_WORDS[t] for t in types if t in _TYPE_WORDS)
+            raise InvalidRequest(f"resources.{key} must be {want}, got {_json_clip(value)}")
+        _check_bounds(key, value, field_)
+        out[key] = value
+    return out
+
+
+def _check_bounds(key: str, value: Any, f: dict[str, Any]) -> None:
+    if "enum" in f and value not in f["enum"]:
+        raise InvalidRequest(
+            f"resources.{key} must be one of {', '.join(map(str, f['enum']))}, got {value!r}"
+        )
+    if isinstance(value, str):
+        if "maxLength" in f and len(value) > f["maxLength"]:
+            raise InvalidRequest(f"resources.{key} must be at most {f['maxLength']} characters")
+        return
+    if "minimum" in f and value < f["minimum"]:
+        raise InvalidRequest(f"resources.{key} must be at least {f['minimum']}, got {value}")
+    if "exclusiveMinimum" in f and value <= f["exclusiveMinimum"]:
+        raise InvalidRequest(
+            f"resources.{key} must be more than {f['exclusiveMinimum']}, got {value}"
+        )
+    if "maximum" in f and value > f["maximum"]:
+        raise InvalidRequest(
+            f"resources.{key} must be at most {f['maximum']} on this server, got {value}"
+        )
+    if "exclusiveMaximum" in f and value >= f["exclusiveMaximum"]:
+        raise InvalidRequest(
+            f"resources.{key} must be less than {f['exclusiveMaximum']}, got {value}"
+        )
+
+
+def _json_clip(value: Any) -> str:
+    return _clip(json.dumps(value), 100)
 
 
 def parse_parameters(raw: Any, max_bytes: int = Limits.max_parameters_bytes) -> dict[str, Any]:
@@ -256,7 +281,7 @@ def parse_spec(
     body: Any,
     *,
     root_dir: str | Path,
-    backends: list[str],
+    backends: dict[str, ResourceRules],
     environments: dict[str, Environment],
     limits: Limits,
     default_backend: str,
@@ -294,6 +319,9 @@ def parse_spec(
     if len(inputs_raw) > MAX_INPUTS:
         raise InvalidRequest(f"'inputs' has {len(inputs_raw)} paths; the limit is {MAX_INPUTS}")
     inputs = [resolve_path(root_dir, p, "inputs")[0] for p in inputs_raw]
+    rules = backends[backend]
+    resources = parse_resources(body.get("resources"), rules.resource_schema(limits))
+    rules.check_resources(resources)
     key = body.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
         raise InvalidRequest("'idempotency_key' must be a string of 1-200 characters")
@@ -301,7 +329,7 @@ def parse_spec(
         notebook=rel,
         backend=backend,
         parameters=parse_parameters(body.get("parameters"), limits.max_parameters_bytes),
-        resources=parse_resources(body.get("resources"), limits),
+        resources=resources,
         environment=env_name,
         name=parse_name(body.get("name"), Path(rel).stem),
         kernel_name=kernel,
