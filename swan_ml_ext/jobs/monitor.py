@@ -35,7 +35,7 @@ class Monitor:
     @property
     def unavailable(self) -> dict[str, str]:
         """backend -> why, while its engine is down."""
-        return {n: w.unavailable for n, w in self.watchers.items() if w.unavailable}
+        return self.service.unavailable
 
     def wake(self) -> None:
         for w in self.watchers.values():
@@ -67,7 +67,6 @@ class BackendWatcher:
     ):
         self.name, self.backend, self.service = name, backend, service
         self.interval, self.engine_timeout, self.log = interval, engine_timeout, log
-        self.unavailable = ""
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._fetches: set[asyncio.Task[None]] = set()
@@ -123,9 +122,8 @@ class BackendWatcher:
             except BackendUnavailable as e:
                 await self._mark_unavailable(e.message, active)
                 return
-            if self.unavailable:
+            if service.unavailable.pop(self.name, None) is not None:
                 self.log.info("swan-ml: %s backend reachable again", self.name)
-                self.unavailable = ""
             done: list[tuple[Job, Update]] = []
             for job in active:
                 update = updates.get(job.id)
@@ -173,9 +171,9 @@ class BackendWatcher:
 
     async def _mark_unavailable(self, why: str, active: list[Job]) -> None:
         """Jobs keep their last state; their message says why we cannot see them."""
-        if self.unavailable != why:
+        if self.service.unavailable.get(self.name) != why:
             self.log.warning("swan-ml: %s backend unavailable: %s", self.name, why)
-        self.unavailable = why
+        self.service.unavailable[self.name] = why
         for job in active:
             msg = f"engine unreachable, last known state kept: {why}"
             if job.message != msg:

@@ -10,6 +10,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ class JobService:
         # engine holds up nothing of another.
         self.locks = {name: asyncio.Lock() for name in backends}
         self.finishing: set[str] = set()  # jobs whose outputs are being fetched now
+        self.unavailable: dict[str, str] = {}  # backend -> why its monitor cannot reach it
 
     # -- reads --------------------------------------------------------------------------
     async def describe_backends(self) -> list[dict[str, Any]]:
@@ -79,10 +81,13 @@ class JobService:
         statuses = await asyncio.gather(
             *(to_thread.run_sync(b.status, abandon_on_cancel=True) for b in self.backends.values())
         )
-        return [
-            b.describe(status, self.limits)
-            for b, status in zip(self.backends.values(), statuses, strict=True)
-        ]
+        described = []
+        for name, b, status in zip(self.backends, self.backends.values(), statuses, strict=True):
+            why = self.unavailable.get(name)
+            if why and status.available:  # the monitor's query fails although status answers
+                status = replace(status, available=False, reason=why)
+            described.append(b.describe(status, self.limits))
+        return described
 
     async def get(self, job_id: str) -> Job:
         job = await to_thread.run_sync(self.store.get, job_id)
