@@ -6,9 +6,11 @@
 Executes with papermill (typed parameters injected after the `parameters`-tagged cell by
 papermill's own translators), writes `output/notebook.ipynb` even when a cell fails, files the
 notebook created under `output/files/`, and `output/result.json`. While it runs it reports
-progress (cells done/total) and the tail of stdout/stderr through HTCondor chirp when the job
-has an IO proxy; elsewhere the reporter is silent. Exit status: 0 completed, 1 a cell failed,
-2 the run could not start.
+progress (cells done/total) and the tail of stdout/stderr through the reporter the backend
+chose: `--reporter chirp` (the default) sets job-ad attributes through HTCondor chirp when the
+job has an IO proxy and is silent elsewhere; `--reporter file --progress-file PATH` rewrites a
+JSON file atomically (local processes). Exit status: 0 completed, 1 a cell failed, 2 the run
+could not start.
 """
 
 from __future__ import annotations
@@ -29,12 +31,42 @@ TAIL_BYTES = 2000  # one chirp command is limited to 5,120 bytes; base64 grows b
 
 
 class Reporter:
-    """Pushes progress and a log tail to the job ad (chirp); no-op without an IO proxy."""
+    """Where progress, a log tail and the result go. This base keeps the tail, reports nothing;
+    subclasses send it somewhere. Reporting is best effort: the run is what matters."""
 
     def __init__(self) -> None:
-        self._chirp: Any = None
         self._lock = threading.Lock()
         self._tail = bytearray()
+
+    def add_output(self, data: bytes) -> None:
+        with self._lock:
+            self._tail += data
+            del self._tail[:-TAIL_BYTES]
+
+    def tail_text(self) -> str:
+        with self._lock:
+            return bytes(self._tail).decode("utf-8", "replace")
+
+    def progress(self, done: int, total: int) -> None:
+        """Called with 0/N before the first cell, then after each code cell."""
+
+    def flush_tail(self) -> None:
+        """Publish the log tail kept so far (every few seconds, and after each cell)."""
+
+    def finish(self, result: dict[str, Any]) -> None:
+        """Publish the outcome ({"status", "message"}) and the last tail."""
+
+    def close(self) -> None:
+        pass
+
+
+class ChirpReporter(Reporter):
+    """Pushes progress and a log tail to the job ad (HTCondor chirp); no-op without an IO
+    proxy. htchirp is imported only here, and only when the job has a proxy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chirp: Any = None
         self._sent: dict[str, str] = {}
         if os.environ.get("_CONDOR_CHIRP_CONFIG") or Path(".chirp.config").exists():
             try:
@@ -45,11 +77,6 @@ class Reporter:
             except Exception as e:  # reporting is best effort, the run is what matters
                 print(f"[swan-ml] progress reporting disabled: {e}", file=sys.stderr)
                 self._chirp = None
-
-    def add_output(self, data: bytes) -> None:
-        with self._lock:
-            self._tail += data
-            del self._tail[:-TAIL_BYTES]
 
     def set(self, attr: str, value: str) -> None:
         """value is a Python string, sent as a ClassAd string via base64 (no quoting issues)."""
@@ -63,10 +90,15 @@ class Reporter:
         except Exception as e:
             print(f"[swan-ml] chirp {attr} failed: {e}", file=sys.stderr)
 
+    def progress(self, done: int, total: int) -> None:
+        self.set("SwanMLProgress", f"{done}/{total}")
+
     def flush_tail(self) -> None:
-        with self._lock:
-            tail = bytes(self._tail).decode("utf-8", "replace")
-        self.set("SwanMLLogTail", tail)
+        self.set("SwanMLLogTail", self.tail_text())
+
+    def finish(self, result: dict[str, Any]) -> None:
+        self.set("SwanMLResult", json.dumps(result))
+        self.flush_tail()
 
     def close(self) -> None:
         if self._chirp is not None:
@@ -74,6 +106,56 @@ class Reporter:
                 self._chirp.disconnect()
             except Exception as e:
                 print(f"[swan-ml] chirp disconnect: {e}", file=sys.stderr)
+
+
+class FileReporter(Reporter):
+    """Rewrites one JSON file, {"cells_done", "cells_total", "log_tail", "result"}, atomically
+    (temporary file + os.replace) on each change: a reader never sees half of it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._state: dict[str, Any] = {
+            "cells_done": 0,
+            "cells_total": None,
+            "log_tail": "",
+            "result": None,
+        }
+        self._written: str | None = None
+        self._write_lock = threading.Lock()  # the tail pusher and the cells both write
+
+    def _update(self, **changes: Any) -> None:
+        with self._write_lock:
+            self._state.update(changes)
+            text = json.dumps(self._state)
+            if text == self._written:
+                return
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(text)
+                os.replace(tmp, self.path)
+                self._written = text
+            except OSError as e:
+                print(f"[swan-ml] progress file {self.path}: {e}", file=sys.stderr)
+
+    def progress(self, done: int, total: int) -> None:
+        self._update(cells_done=done, cells_total=total)
+
+    def flush_tail(self) -> None:
+        self._update(log_tail=self.tail_text())
+
+    def finish(self, result: dict[str, Any]) -> None:
+        self._update(result=result, log_tail=self.tail_text())
+
+
+def make_reporter(kind: str, progress_file: str | None) -> Reporter:
+    """The reporter the backend asked for on the command line (see the module doc)."""
+    if kind == "file":
+        if not progress_file:
+            raise ValueError("--reporter file needs --progress-file")
+        return FileReporter(progress_file)
+    return ChirpReporter()
 
 
 class Tee:
@@ -125,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--job-id", default="")
     ap.add_argument("--environment", default="")
     ap.add_argument("--workdir", default="work")
+    ap.add_argument("--reporter", choices=("chirp", "file"), default="chirp")
+    ap.add_argument("--progress-file", default=None, help="where --reporter file writes")
     args = ap.parse_args(argv)
+    if args.reporter == "file" and not args.progress_file:
+        ap.error("--reporter file needs --progress-file")
 
     started = time.time()
     out = Path(args.output)
@@ -136,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(args.inputs, work, dirs_exist_ok=True)
     before = _files_snapshot(work)
     params = json.loads(Path(args.parameters).read_text())
-    reporter = Reporter()
+    reporter = make_reporter(args.reporter, args.progress_file)
     result: dict[str, Any] = {
         "job_id": args.job_id,
         "environment": args.environment,
@@ -157,8 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(work / rel, dest)
     (out / "result.json").write_text(json.dumps(result, indent=1, default=str))
-    reporter.set("SwanMLResult", json.dumps({k: result.get(k) for k in ("status", "message")}))
-    reporter.flush_tail()
+    reporter.finish({k: result.get(k) for k in ("status", "message")})
     reporter.close()
     return {"completed": 0, "failed": 1}.get(status, 2)
 
@@ -194,7 +279,7 @@ def run_notebook(
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
             total = sum(1 for c in nb_man.nb.cells if c.cell_type == "code")
             done = 0
-            reporter.set("SwanMLProgress", f"0/{total}")
+            reporter.progress(0, total)
             complete = nb_man.cell_complete
 
             def cell_complete(cell: Any, cell_index: Any = None, **kw: Any) -> Any:
@@ -203,7 +288,7 @@ def run_notebook(
                 if cell.cell_type == "code":
                     done += 1
                     reporter.flush_tail()  # before progress: a reader of n/N sees its output
-                    reporter.set("SwanMLProgress", f"{done}/{total}")
+                    reporter.progress(done, total)
                 return r
 
             nb_man.cell_complete = cell_complete
