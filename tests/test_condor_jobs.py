@@ -116,17 +116,6 @@ async def test_gpu_constraint_nobody_meets_stays_pending_with_reason(api, notebo
     assert status == 200 and job["state"] == "cancelled"
 
 
-async def test_failing_cell_fails_the_job_and_brings_back_the_partial_notebook(
-    api, notebook, jp_root_dir
-):
-    nb = notebook("bad.ipynb", "print('before')", "1 / 0", "print('never')", params="x = 1")
-    job = await api.wait((await api.submit(notebook=nb))["id"])
-    assert job["state"] == "failed"
-    assert "cell 3" in job["message"] and "ZeroDivisionError" in job["message"]
-    text = outputs_text(read_output(jp_root_dir, job))
-    assert "before" in text and "never" not in text
-
-
 async def test_cancel_a_running_job(api, notebook):
     job = await api.submit(notebook=notebook("slow.ipynb", SLOW), resources={"memory_mb": 256})
     await api.wait(job["id"], until=lambda j: j["state"] == "running", timeout=90)

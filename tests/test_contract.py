@@ -1,0 +1,180 @@
+"""The backend contract: the lifecycle every real backend must pass, on a real server process.
+
+Each engine under test says how to start its server, how to make its engine unreachable and
+how many times the engine ran a job; the lifecycle is the same for all. HTCondor passes it
+now; Kubeflow and Spark join by adding an entry to ENGINES.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import htcondor2
+import nbformat
+import pytest
+
+from swan_ml_ext import pool
+from swan_ml_ext.client import ClientError
+
+from .conftest import write_notebook
+from .server import ServerProcess
+
+SLOW = "import time\nfor i in range(600):\n    time.sleep(0.2)"
+
+
+def condor_runs(job_id: str) -> list[int]:
+    """JobStatus of each cluster the schedd ever had for this job."""
+    schedd = htcondor2.Schedd(htcondor2.Collector().locateAll(htcondor2.DaemonType.Schedd)[0])
+    constraint = f'SwanMLJobId == "{job_id}"'
+    ads = list(schedd.history(constraint, projection=["ClusterId", "JobStatus"], match=10))
+    ads += list(schedd.query(constraint, projection=["ClusterId", "JobStatus"]))
+    return list({int(a["ClusterId"]): int(a["JobStatus"]) for a in ads}.values())
+
+
+@contextlib.contextmanager
+def condor_outage() -> Iterator[None]:
+    pool.run("down")
+    try:
+        yield
+    finally:
+        pool.run("up")
+
+
+@dataclass
+class Engine:
+    name: str
+    outage: Callable[[], contextlib.AbstractContextManager[None]]
+    # how many runs of the job the engine completed (no duplicates: exactly 1)
+    completed_runs: Callable[[str], int]
+    resources: dict = field(default_factory=dict)
+    server_args: tuple[str, ...] = ()
+
+
+ENGINES = {
+    "condor": Engine(
+        "condor",
+        outage=condor_outage,
+        completed_runs=lambda job_id: condor_runs(job_id).count(4),
+        resources={"memory_mb": 256},
+    ),
+}
+
+
+@pytest.fixture(params=sorted(ENGINES), scope="module")
+def engine(request: pytest.FixtureRequest) -> Engine:
+    if request.param == "condor":
+        request.getfixturevalue("condor_pool")
+    return ENGINES[request.param]
+
+
+@pytest.fixture(scope="module")
+def condor_pool() -> None:
+    pool.run("up")
+
+
+@pytest.fixture(scope="module")
+def server(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path_factory.mktemp(f"contract-{engine.name}"), *engine.server_args)
+    write_notebook(
+        srv.root / "analysis" / "work.ipynb",
+        "print('n is', n)",
+        "open(f'out-{n}.txt', 'w').write(str(n * n))",
+        params="n = 0",
+    )
+    write_notebook(srv.root / "bad.ipynb", "print('before')", "1 / 0", "print('never')")
+    write_notebook(srv.root / "slow.ipynb", SLOW)
+    write_notebook(srv.root / "sleepy.ipynb", "import time\ntime.sleep(4)\nprint('woke')")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def submit(server: ServerProcess, engine: Engine, notebook: str, **extra) -> dict:
+    return server.client.submit(
+        {"notebook": notebook, "backend": engine.name, "resources": engine.resources, **extra}
+    )
+
+
+def wait_state(server: ServerProcess, job_id: str, states: set[str], timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while True:
+        job = server.client.job(job_id)
+        if job["state"] in states:
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.3)
+
+
+def test_submit_runs_to_completion_with_outputs(server, engine):
+    job = submit(server, engine, "analysis/work.ipynb", parameters={"n": 7})
+    assert job["state"] == "pending" and job["backend"] == engine.name and job["engine_ref"]
+    (job,) = server.wait_all([job["id"]])
+    assert job["state"] == "completed", job
+    assert job["started_at"] and job["finished_at"]
+    executed = (server.root / job["outputs"]["notebook"]).read_text()
+    assert "n is 7" in executed
+    out = f"{job['outputs']['folder']}/out-7.txt"
+    assert out in job["outputs"]["files"] and (server.root / out).read_text() == "49"
+    assert engine.completed_runs(job["id"]) == 1
+
+
+def test_failing_cell_fails_with_the_cell_and_the_partial_notebook(server, engine):
+    (job,) = server.wait_all([submit(server, engine, "bad.ipynb")["id"]])
+    assert job["state"] == "failed"
+    assert "cell 2" in job["message"] and "ZeroDivisionError" in job["message"]
+    nb = nbformat.read(str(server.root / job["outputs"]["notebook"]), as_version=4)
+    printed = [o.get("text", "") for c in nb.cells for o in c.get("outputs", [])]
+    assert any("before" in t for t in printed) and not any("never" in t for t in printed)
+
+
+def test_cancel(server, engine):
+    job = submit(server, engine, "slow.ipynb")
+    wait_state(server, job["id"], {"running"})
+    cancelled = server.client.cancel(job["id"])
+    assert cancelled["state"] == "cancelled"
+    time.sleep(2)  # a monitor pass or more: the engine must not bring it back
+    again = server.client.job(job["id"])
+    assert again["state"] == "cancelled" and again["finished_at"]
+    with pytest.raises(ClientError) as e:
+        server.client.cancel(job["id"])
+    assert e.value.status == 409
+    assert engine.completed_runs(job["id"]) == 0
+
+
+def test_restart_mid_job_reattaches_without_duplicates(server, engine):
+    ids = [submit(server, engine, "sleepy.ipynb")["id"] for _ in range(3)]
+    wait_state(server, ids[0], {"running", "completed"})
+    server.kill()
+    time.sleep(2)
+    server.start()
+    jobs = server.wait_all(ids)
+    assert [j["state"] for j in jobs] == ["completed"] * 3, jobs
+    for job in jobs:
+        assert "woke" in (server.root / job["outputs"]["notebook"]).read_text()
+        assert engine.completed_runs(job["id"]) == 1
+    assert len({j["id"] for j in server.client.jobs(limit=100)["jobs"]}) >= 3
+
+
+def test_engine_unreachable_keeps_jobs_and_refuses_submissions(server, engine):
+    ids = [submit(server, engine, "sleepy.ipynb")["id"] for _ in range(2)]
+    before = server.client.jobs(limit=500)["total"]
+    with engine.outage():
+        deadline = time.monotonic() + 60
+        while True:
+            (me,) = [b for b in server.client.backends()["backends"] if b["name"] == engine.name]
+            jobs = [server.client.job(i) for i in ids]
+            if not me["available"] and all("unreachable" in j["message"] for j in jobs):
+                break
+            assert time.monotonic() < deadline, (me, jobs)
+            time.sleep(0.5)
+        assert me["reason"]
+        assert all(j["state"] in ("pending", "running") for j in jobs), jobs
+        with pytest.raises(ClientError) as e:
+            submit(server, engine, "sleepy.ipynb")
+        assert e.value.status == 503
+        assert server.client.jobs(limit=500)["total"] == before
+    jobs = server.wait_all(ids)
+    assert [j["state"] for j in jobs] == ["completed", "completed"]
