@@ -15,7 +15,7 @@ from .commands import (
     follow_logs,
     progress_line,
     run_verb,
-    spec_from_args,
+    submit_spec,
     to_server_paths,
     wait,
 )
@@ -59,7 +59,9 @@ def run(args: Any, client: SwanMLClient) -> int:
     if verb == "submit":
         if not args.notebook:
             raise UsageError("submit needs a NOTEBOOK path (relative to the current folder)")
-        spec = spec_from_args(args, args.notebook)  # bad options fail before any request
+        # malformed options fail before any request; resources are checked against the
+        # chosen backend's schema before the job is sent (the server checks them again)
+        spec = submit_spec(args, args.notebook, client)
         to_server_paths(spec, client)
         job = client.submit(spec)
         if not args.wait:

@@ -29,8 +29,21 @@ VERBS_HELP = """verbs:
   logs ID [--tail N] [--follow] stdout/stderr so far
   cancel ID | hold ID | release ID
   open ID                       link to the executed notebook
-  backends                      backends, free GPUs, environments
+  backends                      backends: resources they take, capabilities, free GPUs
 """
+
+# The common resources as flags: (option, dest, schema key). Any other field of the chosen
+# backend's resource_schema is given as --resource KEY=VALUE; both are checked against it.
+RESOURCE_FLAGS = [
+    ("--cpus", "cpus", "cpus"),
+    ("--memory", "memory", "memory_mb"),
+    ("--disk", "disk", "disk_mb"),
+    ("--gpus", "gpus", "gpus"),
+    ("--gpu-memory", "gpu_memory", "gpu_memory_mb"),
+    ("--gpu-capability", "gpu_capability", "gpu_capability"),
+    ("--max-runtime", "max_runtime", "max_runtime_s"),
+]
+ACTIONS = ("cancel", "hold", "release")
 
 
 class UsageError(Exception):
@@ -81,16 +94,16 @@ def parse_param(item: str) -> tuple[str, Any]:
 _MEM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
-def parse_memory(text: str) -> int:
+def parse_memory(text: str, what: str = "memory") -> int:
     """'4GB', '4G', '512M', '2048' (MB) → MB."""
     m = _MEM.match(text)
     if not m:
-        raise UsageError(f"memory {text!r} must look like 4GB, 512MB or 2048 (MB)")
+        raise UsageError(f"{what} {text!r} must look like 4GB, 512MB or 2048 (MB)")
     number, unit = float(m.group(1)), (m.group(2) or "m").lower()
     factor = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}[unit]
     mb = int(round(number * factor))
     if mb < 1:
-        raise UsageError(f"memory {text!r} is less than 1 MB")
+        raise UsageError(f"{what} {text!r} is less than 1 MB")
     return mb
 
 
@@ -98,7 +111,7 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
     """The verbs' parser; `with_pool` adds `pool` (the CLI only: it runs here, not on a server)."""
     p = _Parser(
         prog=prog,
-        description="Run notebooks as batch jobs (HTCondor, Kubeflow, Spark) and follow them.",
+        description="Run notebooks as batch jobs on the server's backends and follow them.",
         epilog=VERBS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -119,13 +132,21 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
         help="path relative to the current folder, or absolute, inside the server root "
         "(default: the current notebook)",
     )
-    s.add_argument("--backend", "-b", help="condor, kubeflow or spark")
+    s.add_argument("--backend", "-b", help="backend name (default: the server's; see backends)")
     s.add_argument("--cpus", type=int)
     s.add_argument("--memory", help="e.g. 4GB, 512MB")
+    s.add_argument("--disk", help="scratch disk, e.g. 10GB")
     s.add_argument("--gpus", type=int)
     s.add_argument("--gpu-memory", help="minimum GPU memory, e.g. 16GB")
     s.add_argument("--gpu-capability", type=float, help="minimum CUDA capability, e.g. 8.0")
     s.add_argument("--max-runtime", type=int, help="seconds")
+    s.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any resource the backend takes (see backends), typed by its schema; repeatable",
+    )
     s.add_argument("--env", help="environment name")
     s.add_argument(
         "-p",
@@ -154,9 +175,9 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
     lg.add_argument("id")
     lg.add_argument("--tail", type=int)
     lg.add_argument("--follow", "-f", action="store_true")
-    verb("backends", "backends, free resources, environments")
+    verb("backends", "backends: resources they take, capabilities, free GPUs")
     if with_pool:
-        pl = verb("pool", "the personal HTCondor pool (root): up, down, status")
+        pl = verb("pool", "the personal test pool on this machine (root): up, down, status")
         pl.add_argument("action", choices=["up", "down", "status", "build"])
     return p
 
@@ -192,20 +213,34 @@ def to_server_paths(spec: dict[str, Any], client: SwanMLClient, *, notebook: boo
         spec["inputs"] = [root_relative(p, root, "input") for p in spec["inputs"]]
 
 
-def spec_from_args(args: argparse.Namespace, notebook: str) -> dict[str, Any]:
+def spec_from_args(
+    args: argparse.Namespace, notebook: str, backends: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The job spec of a `submit` line. With `backends` (the GET backends answer), the
+    resources are typed and checked against the chosen backend's resource_schema (an unknown
+    key or a bad value is a UsageError naming the backend's resources); without it, or for a
+    backend the server does not list, --resource values are typed like -p values and the
+    server alone checks them."""
+    flagged: dict[str, tuple[str, Any]] = {}  # schema key -> (option, value)
+    for option, dest, key in RESOURCE_FLAGS:
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if key.endswith("_mb"):
+            value = parse_memory(value, option)
+        flagged[key] = (option, value)
+    items = [parse_resource(item) for item in getattr(args, "resource", None) or []]
+    backend = find_backend(backends, args.backend) if backends is not None else None
+    schema = (backend or {}).get("resource_schema")
     resources: dict[str, Any] = {}
-    if args.cpus is not None:
-        resources["cpus"] = args.cpus
-    if args.memory is not None:
-        resources["memory_mb"] = parse_memory(args.memory)
-    if args.gpus is not None:
-        resources["gpus"] = args.gpus
-    if args.gpu_memory is not None:
-        resources["gpu_memory_mb"] = parse_memory(args.gpu_memory)
-    if args.gpu_capability is not None:
-        resources["gpu_capability"] = args.gpu_capability
-    if args.max_runtime is not None:
-        resources["max_runtime_s"] = args.max_runtime
+    if isinstance(schema, dict):
+        for key, (option, value) in flagged.items():
+            resources[key] = check_resource(backend, key, value, option)
+        for key, text in items:
+            resources[key] = resource_value(backend, key, text)
+    else:
+        resources.update((key, value) for key, (_, value) in flagged.items())
+        resources.update((key, _untyped(text)) for key, text in items)
     spec: dict[str, Any] = {"notebook": notebook}
     params = dict(parse_param(item) for item in args.param)
     if params:
@@ -218,6 +253,195 @@ def spec_from_args(args: argparse.Namespace, notebook: str) -> dict[str, Any]:
     if args.input:
         spec["inputs"] = args.input
     return spec
+
+
+def submit_spec(args: argparse.Namespace, notebook: str, client: SwanMLClient) -> dict[str, Any]:
+    """spec_from_args for a submission: malformed options fail before any request; resources,
+    if any, are then checked against the chosen backend's schema (one GET backends)."""
+    spec = spec_from_args(args, notebook)
+    if not spec.get("resources"):
+        return spec
+    return spec_from_args(args, notebook, client.backends())
+
+
+# --- backends as data: resource schema, capabilities, engine reference labels --------------
+
+
+def find_backend(backends: dict[str, Any] | None, name: str | None = None) -> dict[str, Any] | None:
+    """The backend called `name` (default: the server's default) in a GET backends answer."""
+    if not backends:
+        return None
+    name = name or backends.get("default_backend")
+    return next((b for b in backends.get("backends", []) if b.get("name") == name), None)
+
+
+def parse_resource(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(c.isspace() for c in key):
+        raise UsageError(f"resource {item!r} must look like KEY=VALUE (e.g. cpus=2)")
+    return key, value
+
+
+def _untyped(text: str) -> Any:
+    try:
+        return parse_value(text)
+    except UsageError:
+        return text
+
+
+def _fields(backend: dict[str, Any]) -> dict[str, Any]:
+    return (backend.get("resource_schema") or {}).get("properties") or {}
+
+
+def _types(field_: dict[str, Any]) -> list[str]:
+    types = field_.get("type") or []
+    return [types] if isinstance(types, str) else list(types)
+
+
+def _resource_error(backend: dict[str, Any], problem: str) -> UsageError:
+    known = ", ".join(_fields(backend)) or "none"
+    return UsageError(f"{problem}; backend {backend.get('name')!r} resources: {known}")
+
+
+def _field(backend: dict[str, Any], key: str, option: str | None) -> dict[str, Any] | None:
+    """The schema field of `key`; None where the schema lets unknown keys through."""
+    fields = _fields(backend)
+    if key in fields:
+        return fields[key]
+    if (backend.get("resource_schema") or {}).get("additionalProperties", True) is False:
+        how = f" ({option})" if option else ""
+        raise _resource_error(backend, f"unknown resource {key!r}{how}")
+    return None
+
+
+_NO_VALUE = object()
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+_TYPE_WORDS = {
+    "integer": "an integer", "number": "a number", "string": "a string",
+    "boolean": "true or false", "null": "null",
+}  # fmt: skip
+
+
+def resource_value(backend: dict[str, Any], key: str, text: str) -> Any:
+    """`--resource key=text` typed by the backend's schema field and checked against it."""
+    field_ = _field(backend, key, None)
+    if field_ is None:
+        return _untyped(text)
+    types, word = _types(field_), text.strip()
+    value: Any = _NO_VALUE
+    if "null" in types and word.lower() in ("null", "none", ""):
+        value = None
+    elif "boolean" in types and word.lower() in _TRUE | _FALSE:
+        value = word.lower() in _TRUE
+    elif "integer" in types and field_.get("x-unit") == "MB":
+        try:
+            value = parse_memory(word, f"resource {key}")
+        except UsageError as e:
+            raise _resource_error(backend, str(e)) from None
+    elif "integer" in types and re.fullmatch(r"[+-]?\d+", word):
+        value = int(word)
+    elif "number" in types and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", word):
+        value = float(word)
+        if value in (float("inf"), float("-inf")):
+            value = _NO_VALUE
+    elif "string" in types:
+        value = text
+    if value is _NO_VALUE:
+        want = " or ".join(_TYPE_WORDS.get(t, t) for t in types) or "a value"
+        raise _resource_error(backend, f"resource {key} must be {want}, got {text!r}")
+    return check_resource(backend, key, value)
+
+
+def check_resource(backend: dict[str, Any], key: str, value: Any, option: str | None = None) -> Any:
+    """`value` (given by `option`, else by --resource) checked against the schema field of
+    `key`: type, enum, bounds, string lengths (the subset of JSON Schema the backends use).
+    Returns it; UsageError otherwise."""
+    field_ = _field(backend, key, option)
+    if field_ is None:
+        return value
+    types = _types(field_)
+    ok = {
+        "null": value is None,
+        "boolean": isinstance(value, bool),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "string": isinstance(value, str),
+    }
+    if types and not any(ok.get(t, False) for t in types):
+        want = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+        raise _resource_error(backend, f"resource {key} must be {want}, got {value!r}")
+    if value is None:
+        return value
+
+    def bad(problem: str) -> UsageError:
+        return _resource_error(backend, f"resource {key} must be {problem}, got {value!r}")
+
+    if "enum" in field_ and value not in field_["enum"]:
+        raise bad(f"one of {', '.join(map(str, field_['enum']))}")
+    if isinstance(value, str):
+        if "minLength" in field_ and len(value) < field_["minLength"]:
+            raise bad(f"at least {field_['minLength']} characters")
+        if "maxLength" in field_ and len(value) > field_["maxLength"]:
+            raise bad(f"at most {field_['maxLength']} characters")
+        if "pattern" in field_ and not re.search(field_["pattern"], value):
+            raise bad(f"like {field_['pattern']}")
+    elif not isinstance(value, bool):
+        if "minimum" in field_ and value < field_["minimum"]:
+            raise bad(f"at least {field_['minimum']}")
+        if "exclusiveMinimum" in field_ and value <= field_["exclusiveMinimum"]:
+            raise bad(f"more than {field_['exclusiveMinimum']}")
+        if "maximum" in field_ and value > field_["maximum"]:
+            raise bad(f"at most {field_['maximum']}")
+        if "exclusiveMaximum" in field_ and value >= field_["exclusiveMaximum"]:
+            raise bad(f"less than {field_['exclusiveMaximum']}")
+    return value
+
+
+def engine_text(job: dict[str, Any], backend: dict[str, Any] | None) -> str:
+    """The job's engine reference as its backend labels it: 'label value', in the labels'
+    order; keys without a label, and empty values, are not shown."""
+    ref = job.get("engine_ref") or {}
+    parts = []
+    for item in (backend or {}).get("engine_ref_labels") or []:
+        value = ref.get(item.get("key"))
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        elif isinstance(value, dict):
+            value = json.dumps(value)
+        parts.append(f"{item.get('label') or item.get('key')} {value}")
+    return ", ".join(parts)
+
+
+def job_actions(job: dict[str, Any], backend: dict[str, Any]) -> list[str]:
+    """The actions this job's backend can take on it now (the server may still refuse one in
+    a race, e.g. a job that finishes in between)."""
+    caps = backend.get("capabilities") or {}
+    state = job["state"]
+    if state in FINAL:
+        return []
+    actions = []
+    if caps.get("cancel"):
+        actions.append("cancel")
+    if caps.get("hold") and state != "held" and job.get("engine_ref"):
+        actions.append("hold")
+    if caps.get("release") and state == "held":
+        actions.append("release")
+    return actions
+
+
+def check_capability(job: dict[str, Any], backend: dict[str, Any] | None, verb: str) -> None:
+    """ClientError when the job's backend says it cannot `verb` jobs; a backend the server no
+    longer lists, or one that publishes no capabilities, is left to the server."""
+    if backend is None or not isinstance(backend.get("capabilities"), dict):
+        return
+    if not backend["capabilities"].get(verb):
+        name = backend.get("title") or backend.get("name")
+        raise ClientError(
+            f"cannot {verb} job {job['id']}: its backend {name!r} does not support {verb}"
+        )
 
 
 def progress_line(job: dict[str, Any]) -> str:
@@ -273,28 +497,91 @@ def format_jobs(jobs: list[dict[str, Any]]) -> str:
     )
 
 
-def format_job(job: dict[str, Any]) -> str:
+def format_job(job: dict[str, Any], backend: dict[str, Any] | None = None) -> str:
+    """A job in lines; with its backend (from GET backends): the engine reference as the
+    backend labels it, and the actions that backend can take on the job now."""
     lines = [progress_line(job)]
     for key in ("notebook", "backend", "environment", "created_at", "started_at", "finished_at"):
         if job.get(key):
             lines.append(f"  {key}: {job[key]}")
-    for key in ("parameters", "resources", "engine_ref"):
+    for key in ("parameters", "resources"):
         if job.get(key):
             lines.append(f"  {key}: {json.dumps(job[key])}")
+    engine = engine_text(job, backend)
+    if engine:
+        lines.append(f"  engine: {engine}")
     if (job.get("outputs") or {}).get("notebook"):
         lines.append(f"  executed notebook: {job['outputs']['notebook']}")
+    if backend is not None:
+        lines.append(f"  actions: {', '.join(job_actions(job, backend)) or 'none'}")
     return "\n".join(lines)
+
+
+def _limits(field_: dict[str, Any]) -> str:
+    lo, hi = field_.get("minimum"), field_.get("maximum")
+    parts = []
+    if lo is not None and hi is not None:
+        parts.append(f"{lo}..{hi}")
+    elif lo is not None:
+        parts.append(f">= {lo}")
+    elif hi is not None:
+        parts.append(f"<= {hi}")
+    if "exclusiveMinimum" in field_:
+        parts.append(f"> {field_['exclusiveMinimum']}")
+    if "exclusiveMaximum" in field_:
+        parts.append(f"< {field_['exclusiveMaximum']}")
+    if field_.get("enum"):
+        parts.append("one of " + "|".join(map(str, field_["enum"])))
+    if "minLength" in field_:
+        parts.append(f"at least {field_['minLength']} characters")
+    if "maxLength" in field_:
+        parts.append(f"at most {field_['maxLength']} characters")
+    return ", ".join(parts)
+
+
+def format_resource_fields(backend: dict[str, Any]) -> list[str]:
+    """One aligned line per field of the backend's resource_schema: key, title [unit],
+    default, limits, and the flag that sets it where there is one."""
+    flags = {key: option for option, _, key in RESOURCE_FLAGS}
+    rows = []
+    for key, f in _fields(backend).items():
+        unit = f" [{f['x-unit']}]" if f.get("x-unit") else ""
+        default = f.get("default")
+        shown = "unset" if default is None else json.dumps(default)
+        rows.append(
+            (key, f"{f.get('title') or key}{unit}", f"default {shown}", _limits(f),
+             flags.get(key, ""))
+        )  # fmt: skip
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "    " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in rows
+    ]
 
 
 def format_backends(data: dict[str, Any]) -> str:
     lines = []
     for b in data["backends"]:
+        title = f" ({b['title']})" if b.get("title") and b["title"] != b["name"] else ""
+        default = " [default]" if b["name"] == data.get("default_backend") else ""
         if b["available"]:
             r = b.get("resources", {})
             gpus = f", GPUs free {r['gpus_free']}/{r['gpus_total']}" if "gpus_total" in r else ""
-            lines.append(f"{b['name']}: available{gpus}")
+            lines.append(f"{b['name']}{title}{default}: available{gpus}")
         else:
-            lines.append(f"{b['name']}: unavailable — {b.get('reason', '')}")
+            lines.append(f"{b['name']}{title}{default}: unavailable — {b.get('reason', '')}")
+        caps = b.get("capabilities")
+        if isinstance(caps, dict):
+            has = [c for c, v in caps.items() if v]
+            lacks = [c for c, v in caps.items() if not v]
+            text = ", ".join(has) or "none"
+            lines.append(f"  capabilities: {text}" + (f" (not: {', '.join(lacks)})" * bool(lacks)))
+        fields = format_resource_fields(b)
+        if fields:
+            lines.append("  resources (--resource KEY=VALUE, or the flag):")
+            lines.extend(fields)
     envs = ", ".join(e["name"] for e in data.get("environments", []))
     lines.append(f"environments: {envs}")
     return "\n".join(lines)
@@ -370,8 +657,10 @@ def run_verb(args: argparse.Namespace, client: SwanMLClient) -> Output:
         return Output(data, format_jobs(data["jobs"]), jobs_html(data["jobs"], client))
     if verb == "status":
         job = client.job(args.id)
-        return Output(job, format_job(job))
-    if verb in ("cancel", "hold", "release"):
+        return Output(job, format_job(job, find_backend(client.backends(), job["backend"])))
+    if verb in ACTIONS:  # refused here, without calling the action, if the backend cannot
+        job = client.job(args.id)
+        check_capability(job, find_backend(client.backends(), job["backend"]), verb)
         job = getattr(client, verb)(args.id)
         return Output(job, progress_line(job))
     if verb == "open":

@@ -28,6 +28,7 @@ from .commands import (
     root_relative,
     run_verb,
     spec_from_args,
+    submit_spec,
     to_server_paths,
     wait,
 )
@@ -100,6 +101,7 @@ class SwanMagics(Magics):
         spec = spec_from_args(args, "")  # options first: a bad one fails before anything else
         if cell is not None and args.notebook:
             raise UsageError("%%swan submit takes no NOTEBOOK: the cell is the notebook")
+        spec = submit_spec(args, "", client)  # resources checked against the backend's schema
         if args.notebook:  # relative to the kernel's folder, like --input
             spec["notebook"] = args.notebook
             to_server_paths(spec, client)

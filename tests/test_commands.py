@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from swan_ml_ext.client import ClientError, Server, SwanMLClient
 from swan_ml_ext.commands import (
     UsageError,
     build_parser,
+    engine_text,
+    format_backends,
     format_job,
     format_jobs,
+    job_actions,
     parse_memory,
     parse_param,
     parse_value,
     progress_line,
+    run_verb,
     spec_from_args,
+    submit_spec,
 )
 
 # --- parse_value --------------------------------------------------------------------------
@@ -417,7 +424,8 @@ def test_format_job_details() -> None:
     assert lines[0] == "a1b2c3 train: running cell 2/5"
     assert "  notebook: work/train.ipynb" in lines
     assert '  parameters: {"lr": 0.01}' in lines
-    assert '  engine_ref: {"cluster_id": 42}' in lines
+    assert not any("engine" in line for line in lines)  # no backend: no labels to show it by
+    assert not any(line.startswith("  actions") for line in lines)
     assert "  executed notebook: out/train-a1b2c3/train.ipynb" in lines
     assert not any(line.startswith("  finished_at") for line in lines)  # None is left out
 
@@ -431,3 +439,348 @@ def test_parse_value_refuses_non_finite_numbers(text):
 def test_parse_param_refuses_python_keywords():
     with pytest.raises(UsageError):
         parse_param("class=1")
+
+
+# --- backends as data: resource schema, engine labels, capabilities ------------------------
+
+
+def field(type_: Any, title: str, default: Any = None, **kw: Any) -> dict[str, Any]:
+    return {"type": type_, "title": title, "description": title.lower(), "default": default, **kw}
+
+
+def backends_json() -> dict[str, Any]:
+    """A GET backends answer with two backends: a batch one (the default) and one that can
+    neither hold nor release and takes other resources (a string enum, a boolean, a number)."""
+    batch = {
+        "name": "batch",
+        "title": "Batch pool",
+        "available": True,
+        "capabilities": {
+            "cancel": True,
+            "hold": True,
+            "release": True,
+            "live_logs": True,
+            "progress": True,
+            "gpus": True,
+        },
+        "resource_schema": {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "cpus": field("integer", "CPUs", 1, minimum=1, maximum=16),
+                "memory_mb": field(
+                    "integer", "Memory", 2048, minimum=1, maximum=65536, **{"x-unit": "MB"}
+                ),
+                "gpus": field("integer", "GPUs", 0, minimum=0, maximum=2),
+                "gpu_memory_mb": field(
+                    ["integer", "null"], "Minimum GPU memory", minimum=1, **{"x-unit": "MB"}
+                ),
+                "gpu_capability": field(
+                    ["number", "null"],
+                    "Minimum GPU capability",
+                    exclusiveMinimum=0,
+                    exclusiveMaximum=100,
+                ),
+                "max_runtime_s": field(
+                    ["integer", "null"],
+                    "Maximum runtime",
+                    minimum=1,
+                    maximum=604800,
+                    **{"x-unit": "s"},
+                ),
+            },
+        },
+        "engine_ref_labels": [
+            {"key": "cluster_id", "label": "cluster"},
+            {"key": "execute_host", "label": "on"},
+            {"key": "assigned_gpus", "label": "GPUs"},
+        ],
+        "resources": {"gpus_total": 2, "gpus_free": 1},
+    }
+    local = {
+        "name": "local",
+        "title": "Local process",
+        "available": False,
+        "reason": "no runner installed",
+        "capabilities": {"cancel": True, "hold": False, "release": False, "live_logs": True},
+        "resource_schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "cpus": field("integer", "CPUs", 1, minimum=1, maximum=4),
+                "queue": field("string", "Queue", "short", enum=["short", "long"]),
+                "spot": field("boolean", "Spot instance", False),
+                "scratch_mb": field("integer", "Scratch", 512, minimum=1, **{"x-unit": "MB"}),
+                "priority": field("number", "Priority", 0.5, minimum=0, maximum=1),
+                "tag": field(["string", "null"], "Tag", maxLength=8),
+            },
+        },
+        "engine_ref_labels": [{"key": "pid", "label": "process"}],
+    }  # fmt: skip
+    return {
+        "backends": [batch, local],
+        "default_backend": "batch",
+        "environments": [{"name": "default"}],
+    }
+
+
+def submit(*argv: str, backends: dict[str, Any] | None = None) -> dict[str, Any]:
+    args = build_parser("swan-ml").parse_args(["submit", "nb.ipynb", *argv])
+    return spec_from_args(args, "nb.ipynb", backends if backends is not None else backends_json())
+
+
+@pytest.mark.parametrize(
+    ("argv", "resources"),
+    [
+        (["--resource", "cpus=3"], {"cpus": 3}),
+        (["--resource", "memory_mb=4GB", "--resource", "gpu_memory_mb=512"],
+         {"memory_mb": 4096, "gpu_memory_mb": 512}),
+        (["--resource", "gpu_capability=8"], {"gpu_capability": 8.0}),
+        (["--resource", "gpu_memory_mb=null", "--resource", "max_runtime_s=None"],
+         {"gpu_memory_mb": None, "max_runtime_s": None}),
+        (["--resource", " max_runtime_s = 3600 "], {"max_runtime_s": 3600}),
+        # flags and --resource mix; --resource comes after the flags (last wins)
+        (["--cpus", "2", "--memory", "1GB", "--resource", "cpus=4"],
+         {"cpus": 4, "memory_mb": 1024}),
+        (["-b", "local", "--resource", "queue=long", "--resource", "spot=yes",
+          "--resource", "scratch_mb=2G", "--resource", "priority=0.25", "--resource", "tag=7"],
+         {"queue": "long", "spot": True, "scratch_mb": 2048, "priority": 0.25, "tag": "7"}),
+        (["-b", "local", "--resource", "spot=False", "--resource", "tag="], {"spot": False,
+          "tag": None}),
+    ],
+)  # fmt: skip
+def test_resources_are_typed_by_the_chosen_backends_schema(argv, resources) -> None:
+    spec = submit(*argv)
+    assert spec["resources"] == resources
+    for key, value in resources.items():
+        assert type(spec["resources"][key]) is type(value), key
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--resource", "nope=1"], "unknown resource 'nope'"),
+        (["--resource", "queue=long"], "unknown resource 'queue'"),  # the other backend's
+        (["-b", "local", "--gpus", "1"], "unknown resource 'gpus' (--gpus)"),
+        (["--resource", "cpus=many"], "resource cpus must be an integer, got 'many'"),
+        (["--resource", "cpus=2.5"], "resource cpus must be an integer"),
+        (["--resource", "cpus="], "resource cpus must be an integer, got ''"),
+        (["--resource", "cpus=99"], "resource cpus must be at most 16, got 99"),
+        (["--cpus", "0"], "resource cpus must be at least 1, got 0"),
+        (["--gpus", "9"], "gpus must be at most 2"),
+        (["--resource", "memory_mb=lots"], "resource memory_mb 'lots' must look like 4GB"),
+        (["--resource", "gpu_capability=high"], "must be a number or null, got 'high'"),
+        (["--resource", "gpu_capability=inf"], "must be a number or null"),
+        (["--gpu-capability", "0"], "gpu_capability must be more than 0"),
+        (["--resource", "gpu_capability=100"], "gpu_capability must be less than 100"),
+        (["-b", "local", "--resource", "queue=medium"], "queue must be one of short, long"),
+        (["-b", "local", "--resource", "spot=maybe"], "spot must be true or false"),
+        (["-b", "local", "--resource", "priority=2"], "priority must be at most 1"),
+        (["-b", "local", "--resource", "tag=123456789"], "tag must be at most 8 characters"),
+        (["-b", "local", "--resource", "cpus=null"], "cpus must be an integer, got 'null'"),
+    ],
+)
+def test_bad_resources_are_one_line_usage_errors_naming_the_known_keys(argv, fragment) -> None:
+    with pytest.raises(UsageError) as info:
+        submit(*argv)
+    message = str(info.value)
+    assert fragment in message and "\n" not in message
+    backend = "local" if "local" in argv else "batch"
+    known = list(
+        next(b for b in backends_json()["backends"] if b["name"] == backend)["resource_schema"][
+            "properties"
+        ]
+    )
+    assert message.endswith(f"; backend {backend!r} resources: {', '.join(known)}")
+
+
+@pytest.mark.parametrize("item", ["cpus", "=4", "my key=1"])
+def test_malformed_resource_items_fail_without_a_schema(item: str) -> None:
+    args = build_parser("swan-ml").parse_args(["submit", "nb.ipynb", "--resource", item])
+    with pytest.raises(UsageError, match="must look like KEY=VALUE"):
+        spec_from_args(args, "nb.ipynb")
+
+
+def test_without_a_schema_resources_are_typed_like_parameters() -> None:
+    """No GET backends at hand, or a backend the server does not list: the server checks."""
+    args = build_parser("swan-ml").parse_args(
+        ["submit", "nb.ipynb", "--resource", "cpus=2", "--resource", "queue=long",
+         "--resource", "x=NaN", "--memory", "1GB"]
+    )  # fmt: skip
+    expected = {"cpus": 2, "queue": "long", "x": "NaN", "memory_mb": 1024}
+    assert spec_from_args(args, "nb.ipynb")["resources"] == expected
+    unknown = build_parser("swan-ml").parse_args(
+        ["submit", "nb.ipynb", "-b", "elsewhere", "--resource", "cpus=2"]
+    )
+    assert spec_from_args(unknown, "nb.ipynb", backends_json())["resources"] == {"cpus": 2}
+
+
+def test_a_schema_that_allows_other_keys_lets_them_through() -> None:
+    data = backends_json()
+    data["backends"][0]["resource_schema"]["additionalProperties"] = True
+    assert submit("--resource", "extra=[1,2]", backends=data)["resources"] == {"extra": [1, 2]}
+
+
+def test_format_backends_lists_resource_fields_and_capabilities() -> None:
+    text = format_backends(backends_json())
+    lines = text.splitlines()
+    assert lines[0] == "batch (Batch pool) [default]: available, GPUs free 1/2"
+    assert lines[1] == "  capabilities: cancel, hold, release, live_logs, progress, gpus"
+    memory = next(ln for ln in lines if ln.strip().startswith("memory_mb "))
+    assert memory.split() == ["memory_mb", "Memory", "[MB]", "default", "2048", "1..65536",
+                              "--memory"]  # fmt: skip
+    runtime = next(ln for ln in lines if ln.strip().startswith("max_runtime_s "))
+    assert "Maximum runtime [s]" in runtime and "default unset" in runtime
+    assert "1..604800" in runtime and runtime.endswith("--max-runtime")
+    capability = next(ln for ln in lines if ln.strip().startswith("gpu_capability "))
+    assert "> 0, < 100" in capability
+    assert "local (Local process): unavailable — no runner installed" in lines
+    assert "  capabilities: cancel, live_logs (not: hold, release)" in lines
+    queue = next(ln for ln in lines if ln.strip().startswith("queue "))
+    assert 'default "short"' in queue and "one of short|long" in queue
+    assert any(ln.strip().startswith("spot ") and "default false" in ln for ln in lines)
+    assert any(ln.strip().startswith("tag ") and "at most 8 characters" in ln for ln in lines)
+    assert lines[-1] == "environments: default"
+    # the columns of one backend line up
+    starts = [ln.index("default ") for ln in lines if ln.startswith("    ") and "[MB]" in ln]
+    assert len(set(starts[:2])) == 1
+
+
+def test_engine_reference_shown_through_the_backends_labels() -> None:
+    batch, local = backends_json()["backends"]
+    ref = {"execute_host": "slot1@node-3", "cluster_id": 42, "assigned_gpus": ["GPU-a", "GPU-b"],
+           "internal_proc": 0}  # fmt: skip
+    job = job_json(engine_ref=ref)
+    assert engine_text(job, batch) == "cluster 42, on slot1@node-3, GPUs GPU-a,GPU-b"
+    assert engine_text(job_json(engine_ref={"cluster_id": 0, "execute_host": None}), batch) == (
+        "cluster 0"
+    )
+    assert engine_text(job, local) == ""  # no labelled key in it
+    assert engine_text(job, None) == ""
+    lines = format_job(job, batch).splitlines()
+    assert "  engine: cluster 42, on slot1@node-3, GPUs GPU-a,GPU-b" in lines
+    assert not any("internal_proc" in ln for ln in lines)  # unlabelled keys are not shown
+    assert lines[-1] == "  actions: cancel, hold"
+
+
+@pytest.mark.parametrize(
+    ("backend", "state", "engine_ref", "actions"),
+    [
+        ("batch", "running", {"cluster_id": 1}, ["cancel", "hold"]),
+        ("batch", "pending", {}, ["cancel"]),  # not on the engine yet: nothing to hold
+        ("batch", "held", {"cluster_id": 1}, ["cancel", "release"]),
+        ("batch", "completed", {"cluster_id": 1}, []),
+        ("local", "running", {"pid": 7}, ["cancel"]),
+        ("local", "failed", {"pid": 7}, []),
+    ],
+)
+def test_actions_follow_capabilities_and_state(backend, state, engine_ref, actions) -> None:
+    b = next(x for x in backends_json()["backends"] if x["name"] == backend)
+    assert job_actions(job_json(state=state, engine_ref=engine_ref), b) == actions
+    shown = format_job(job_json(state=state, engine_ref=engine_ref, backend=backend), b)
+    assert shown.splitlines()[-1] == f"  actions: {', '.join(actions) or 'none'}"
+
+
+class RecordingClient(SwanMLClient):
+    """Our own REST client with its transport replaced: canned answers per route, every
+    request recorded (the real client methods build the routes)."""
+
+    def __init__(self, jobs: dict[str, dict[str, Any]], backends: dict[str, Any]):
+        super().__init__(Server("http://test.invalid/", "t"))
+        self._jobs, self._backends = jobs, backends
+        self.calls: list[tuple[str, str]] = []
+
+    def request(self, method, path, body=None, query=None):  # type: ignore[override]
+        self.calls.append((method, path))
+        if path == "backends":
+            return json.loads(json.dumps(self._backends))
+        parts = path.split("/")
+        if parts[0] == "jobs" and len(parts) >= 2:
+            if parts[1] not in self._jobs:
+                raise ClientError(f"no job with id {parts[1]!r}", 404)
+            job = dict(self._jobs[parts[1]])
+            if method == "DELETE":
+                job["state"] = "cancelled"
+            elif parts[2:] == ["hold"]:
+                job["state"] = "held"
+            elif parts[2:] == ["release"]:
+                job["state"] = "pending"
+            return job
+        if path == "jobs" and method == "POST":
+            return job_json(id="new1", state="pending", resources=body.get("resources"))
+        raise AssertionError(f"unexpected request {method} {path}")
+
+
+def fake_client() -> RecordingClient:
+    jobs = {
+        "onbatch": job_json(id="onbatch", backend="batch", engine_ref={"cluster_id": 9}),
+        "onlocal": job_json(id="onlocal", backend="local", engine_ref={"pid": 7}),
+        "gone": job_json(id="gone", backend="retired", engine_ref={"x": 1}),
+    }
+    return RecordingClient(jobs, backends_json())
+
+
+@pytest.mark.parametrize("verb", ["hold", "release"])
+def test_an_action_the_backend_lacks_is_refused_without_calling_it(verb: str) -> None:
+    client = fake_client()
+    args = build_parser("swan-ml").parse_args([verb, "onlocal"])
+    with pytest.raises(ClientError) as info:
+        run_verb(args, client)
+    assert str(info.value) == (
+        f"cannot {verb} job onlocal: its backend 'Local process' does not support {verb}"
+    )
+    assert client.calls == [("GET", "jobs/onlocal"), ("GET", "backends")]
+
+
+def test_cancel_refused_when_the_backend_cannot_cancel() -> None:
+    client = fake_client()
+    client._backends["backends"][1]["capabilities"]["cancel"] = False
+    with pytest.raises(ClientError, match="does not support cancel"):
+        run_verb(build_parser("swan-ml").parse_args(["cancel", "onlocal"]), client)
+    assert ("DELETE", "jobs/onlocal") not in client.calls
+
+
+@pytest.mark.parametrize(
+    ("verb", "job_id", "call", "state"),
+    [
+        ("hold", "onbatch", ("POST", "jobs/onbatch/hold"), "held"),
+        ("release", "onbatch", ("POST", "jobs/onbatch/release"), "pending"),
+        ("cancel", "onlocal", ("DELETE", "jobs/onlocal"), "cancelled"),
+        # a backend the server no longer lists: the server decides
+        ("hold", "gone", ("POST", "jobs/gone/hold"), "held"),
+    ],
+)
+def test_an_action_the_backend_has_is_called(verb, job_id, call, state) -> None:
+    client = fake_client()
+    out = run_verb(build_parser("swan-ml").parse_args([verb, job_id]), client)
+    assert client.calls[-1] == call and out.data["state"] == state
+    assert out.text == progress_line(out.data)
+
+
+def test_status_text_labels_the_engine_reference_and_lists_actions() -> None:
+    client = fake_client()
+    out = run_verb(build_parser("swan-ml").parse_args(["status", "onlocal"]), client)
+    lines = out.text.splitlines()
+    assert "  engine: process 7" in lines and lines[-1] == "  actions: cancel"
+    assert out.data["engine_ref"] == {"pid": 7}  # --json keeps the raw reference
+    out = run_verb(build_parser("swan-ml").parse_args(["status", "gone"]), client)
+    assert not any(ln.startswith(("  engine", "  actions")) for ln in out.text.splitlines())
+
+
+def test_submit_spec_fetches_the_schema_once_and_only_for_resources() -> None:
+    client = fake_client()
+    parser = build_parser("swan-ml")
+    spec = submit_spec(parser.parse_args(["submit", "nb.ipynb", "-p", "x=1"]), "nb.ipynb", client)
+    assert "resources" not in spec and client.calls == []
+    args = parser.parse_args(["submit", "nb.ipynb", "--resource", "memory_mb=1GB", "--cpus", "2"])
+    assert submit_spec(args, "nb.ipynb", client)["resources"] == {"cpus": 2, "memory_mb": 1024}
+    assert client.calls == [("GET", "backends")]
+    client.calls.clear()
+    with pytest.raises(UsageError, match="unknown resource 'nope'"):
+        submit_spec(parser.parse_args(["submit", "x", "--resource", "nope=1"]), "x", client)
+    assert client.calls == [("GET", "backends")]  # and no POST
+    client.calls.clear()
+    with pytest.raises(UsageError, match="memory"):  # malformed: before any request
+        submit_spec(parser.parse_args(["submit", "x", "--memory", "lots"]), "x", client)
+    assert client.calls == []

@@ -169,7 +169,10 @@ def test_warns_when_the_saved_notebook_is_older_than_the_last_run(kernel, server
     assert "submitted" in out["stdout"]
     os.utime(nb)
     kernel.run("y = 2")
-    os.utime(nb)
+    # saved after that cell ran: an explicit time.time(), as os.utime(nb) alone stamps the
+    # file system's coarse clock, which can lag a few ms behind the kernel's time.time()
+    now = time.time()
+    os.utime(nb, (now, now))
     out = kernel.run("%swan submit --memory 256MB")
     assert "warning" not in out["stderr"] and "submitted" in out["stdout"]
 
@@ -242,6 +245,51 @@ def test_cli_global_options_after_the_verb(server):
     assert "jobs" in json.loads(r.stdout)
     r = cli(server, "backends", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["backends"][0]["name"] == "condor"
+
+
+def test_cli_resources_follow_the_backends_schema(server):
+    """--resource KEY=VALUE typed by the default backend's schema; an unknown key is a usage
+    error naming the known ones, sent nowhere; `backends` lists the fields and capabilities;
+    `status` shows the engine reference through the backend's labels."""
+    data = server.client.backends()
+    backend = next(b for b in data["backends"] if b["name"] == data["default_backend"])
+    known = list(backend["resource_schema"]["properties"])
+    r = cli(server, "--json", "submit", "sweep.ipynb", "--resource", "cpus=1",
+            "--resource", "memory_mb=256")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert server.client.job(job["id"])["resources"]["cpus"] == 1
+    assert server.client.job(job["id"])["resources"]["memory_mb"] == 256
+    before = server.client.jobs()["total"]
+    r = cli(server, "submit", "sweep.ipynb", "--resource", "nope=1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == (
+        f"swan-ml: unknown resource 'nope'; backend {backend['name']!r} resources: "
+        + ", ".join(known)
+    )
+    r = cli(server, "submit", "sweep.ipynb", "--resource", "memory_mb=lots")
+    assert r.returncode == 2 and "memory_mb 'lots'" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert server.client.jobs()["total"] == before
+    r = cli(server, "backends")
+    assert r.returncode == 0, r.stderr
+    on = [c for c, v in backend["capabilities"].items() if v]
+    assert f"  capabilities: {', '.join(on)}" in r.stdout.splitlines()
+    for key in known:
+        assert any(ln.split()[:1] == [key] for ln in r.stdout.splitlines()), key
+    done = server.wait_all([job["id"]])[0]
+    assert done["state"] == "completed", done
+    r = cli(server, "status", job["id"])
+    assert r.returncode == 0, r.stderr
+    ref = done["engine_ref"]
+    shown = [f"{i['label']} {ref[i['key']]}" for i in backend["engine_ref_labels"]
+             if ref.get(i["key"]) not in (None, "", [])]  # fmt: skip
+    assert shown, ref
+    engine = next(ln for ln in r.stdout.splitlines() if ln.startswith("  engine: "))
+    assert engine.startswith(f"  engine: {shown[0]}")
+    unlabelled = set(ref) - {i["key"] for i in backend["engine_ref_labels"]}
+    assert all(f"{k}" not in engine for k in unlabelled)
+    assert "  actions: none" in r.stdout.splitlines()
 
 
 @pytest.fixture(scope="module")
