@@ -13,11 +13,13 @@ from typing import Any, ClassVar
 from traitlets import Float, Unicode, default
 
 from ..jobs.files import read_tail
-from ..jobs.model import BackendUnavailable, Conflict, InvalidRequest, Job, Update
+from ..jobs.model import BackendUnavailable, Conflict, InvalidRequest, Job, JobState, Update
 from ..jobs.spec import Environment, Limits
 from ..pool import client_config
 from .base import Backend, BackendStatus, Logs, integer
 from .condor_ads import PROJECTION, SPOOLING_INPUT, ad_to_update
+
+QUERY_PROJECTION = [*PROJECTION, "ServerTime"]
 
 WRAPPER = "swan_job.sh"
 RUNNER = Path(__file__).resolve().parent.parent / "runner.py"
@@ -66,6 +68,13 @@ class CondorBackend(Backend):
         2.0, help="Seconds a GET /backends answer (slots, free GPUs) is cached."
     ).tag(config=True)
 
+    full_query_s = Float(
+        30.0,
+        help="""Seconds between two full queries of our jobs. In between, a monitor pass asks
+        the schedd only for jobs that are not idle or whose status changed since the last
+        pass (an idle job's pending reason is refreshed by the full query).""",
+    ).tag(config=True)
+
     @default("condor_config")
     def _default_condor_config(self) -> str:
         return os.environ.get("CONDOR_CONFIG") or str(client_config())
@@ -74,6 +83,9 @@ class CondorBackend(Backend):
         super().__init__(**kwargs)
         self._schedd_obj: Any = None
         self._status: tuple[float, BackendStatus] | None = None
+        self._since: int | None = None  # the schedd's time at the last pass
+        self._last_full = 0.0
+        self._seen: dict[str, tuple[Any, ...]] = {}  # job id -> its ad at the last pass
         self._lock = threading.Lock()
         with _config_lock:
             os.environ["CONDOR_CONFIG"] = self.condor_config
@@ -114,6 +126,7 @@ class CondorBackend(Backend):
             with self._lock:
                 self._schedd_obj = None
             self._status = None
+            self._since, self._seen = None, {}  # after an outage: a full query, every job
             raise BackendUnavailable(self._unreachable(e)) from e
 
     # -- status -------------------------------------------------------------------------
@@ -298,13 +311,24 @@ class CondorBackend(Backend):
 
     # -- monitor ------------------------------------------------------------------------
     def poll(self, jobs: list[Job]) -> dict[str, Update]:
+        """One query for our jobs: all of them every full_query_s, else only those that are
+        not idle or changed status since the last pass (ServerTime is the schedd's clock). An
+        ad identical to the one of the last pass gives no update: no work for unchanged jobs."""
         if not jobs:
             return {}
         wanted = {j.id: j for j in jobs}
+        full = self._since is None or time.monotonic() - self._last_full >= self.full_query_s
+        constraint = "SwanML =?= true"
+        if not full:
+            constraint += f" && (JobStatus =!= 1 || EnteredCurrentStatus >= {self._since - 5})"
         self.engine_queries += 1
-        ads = self._call(lambda s: s.query(constraint="SwanML =?= true", projection=PROJECTION))
+        ads = self._call(lambda s: s.query(constraint=constraint, projection=QUERY_PROJECTION))
+        if full:
+            self._last_full = time.monotonic()
         found: dict[str, Any] = {}
         for ad in ads:
+            if isinstance(ad.get("ServerTime"), int):
+                self._since = max(self._since or 0, ad["ServerTime"])
             job = wanted.get(ad.get("SwanMLJobId"))
             if job is None:
                 continue
@@ -312,8 +336,17 @@ class CondorBackend(Backend):
             current = job.engine_ref.get("cluster_id")
             if ad.get("SwanMLJobId") not in found or ad.get("ClusterId") == current:
                 found[ad["SwanMLJobId"]] = ad
-        # Only jobs the schedd accepted can be in its history.
-        missing = [i for i, j in wanted.items() if i not in found and "cluster_id" in j.engine_ref]
+        if self._since is None and not ads:
+            self._since = int(time.time())
+        # Only jobs the schedd accepted can be in its history; an idle job an incremental
+        # query did not return is unchanged, not gone.
+        missing = [
+            i
+            for i, j in wanted.items()
+            if i not in found
+            and "cluster_id" in j.engine_ref
+            and (full or j.state != JobState.PENDING)
+        ]
         if missing:
             ids = ", ".join(json.dumps(i) for i in missing)
             self.engine_queries += 1
@@ -332,11 +365,19 @@ class CondorBackend(Backend):
         for job_id, job in wanted.items():
             ad = found.get(job_id)
             if ad is not None:
+                seen = tuple(ad.get(k) for k in PROJECTION)
+                # (a job waiting for its input spool must be looked at: time alone changes it)
+                if self._seen.get(job_id) == seen and ad.get("HoldReasonCode") != SPOOLING_INPUT:
+                    continue
+                self._seen[job_id] = seen
                 updates[job_id] = ad_to_update(ad, self.stuck_spool_s)
-            elif job.engine_ref.get("cluster_id") is not None:
+            elif job_id in missing and job.engine_ref.get("cluster_id") is not None:
                 updates[job_id] = Update(
                     job.state, message="not found in the schedd's queue or history (yet)"
                 )
+        for job_id in list(self._seen):
+            if job_id not in wanted:
+                del self._seen[job_id]
         return updates
 
     def fetch(self, job: Job, staged: Path) -> None:

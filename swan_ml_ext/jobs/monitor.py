@@ -71,6 +71,10 @@ class BackendWatcher:
         self._task: asyncio.Task[None] | None = None
         self._fetches: set[asyncio.Task[None]] = set()
         self._engine_busy = False  # a poll that timed out may still run in its thread
+        # The backend's active jobs, kept between passes (the pass updates them in place) and
+        # read again from the store only when something else wrote one (service.generation).
+        self._active: dict[str, Job] = {}
+        self._generation = -1
 
     def start(self) -> None:
         if self._task is None:
@@ -107,7 +111,7 @@ class BackendWatcher:
     async def tick(self) -> None:
         service = self.service
         async with service.locks[self.name]:
-            active = await to_thread.run_sync(service.store.active, self.name)
+            active = await self._active_jobs()
             for job in service.interrupted(active):
                 try:
                     await service.recover(job)
@@ -125,14 +129,24 @@ class BackendWatcher:
             if service.unavailable.pop(self.name, None) is not None:
                 self.log.info("swan-ml: %s backend reachable again", self.name)
             done: list[tuple[Job, Update]] = []
-            for job in active:
-                update = updates.get(job.id)
-                if update is not None and await service.apply(job, update):
+            for job_id, update in updates.items():
+                job = self._active.get(job_id)
+                if job is not None and await service.apply(job, update):
                     done.append((job, update))
+                if job is not None and job.state.final:
+                    del self._active[job_id]
         for job, update in done:
             if job.id not in service.finishing:
                 service.finishing.add(job.id)
                 self._spawn(service.finish(job.id, update))
+
+    async def _active_jobs(self) -> list[Job]:
+        generation = self.service.generation[self.name]
+        if generation != self._generation:
+            jobs = await to_thread.run_sync(self.service.store.active, self.name)
+            self._active = {j.id: j for j in jobs}
+            self._generation = generation
+        return list(self._active.values())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -74,6 +74,9 @@ class JobService:
         self.locks = {name: asyncio.Lock() for name in backends}
         self.finishing: set[str] = set()  # jobs whose outputs are being fetched now
         self.unavailable: dict[str, str] = {}  # backend -> why its monitor cannot reach it
+        # Bumped whenever a job of the backend is written by anything but its monitor pass
+        # (submit, user actions, recovery, finish): the monitor re-reads its active jobs then.
+        self.generation = {name: 0 for name in backends}
 
     # -- reads --------------------------------------------------------------------------
     async def describe_backends(self) -> list[dict[str, Any]]:
@@ -142,6 +145,7 @@ class JobService:
         """Returns (job, created). A retried POST with the same idempotency_key → same job."""
         job, created = await to_thread.run_sync(self._create, body, owner)
         if created:
+            self.generation[job.backend] += 1
             self.emit(job, None)
             self.wake()
         return job, created
@@ -254,6 +258,7 @@ class JobService:
         job.message = "cancelled by the user"
         job.finished_at = time.time()
         await to_thread.run_sync(self.store.update, job)
+        self.generation[job.backend] += 1
         await to_thread.run_sync(self._drop_staging, job)
         self.emit(job, previous)
         return job
@@ -284,6 +289,7 @@ class JobService:
         else:
             job.state, job.message = JobState.PENDING, "released; waiting for a slot"
         await to_thread.run_sync(self.store.update, job)
+        self.generation[job.backend] += 1
         self.emit(job, previous)
         self.wake()
         return job
@@ -355,6 +361,7 @@ class JobService:
                 " submit the notebook again"
             )
         await to_thread.run_sync(self.store.update, job)
+        self.generation[job.backend] += 1
         if job.state != previous:
             self.emit(job, previous)
 
@@ -417,6 +424,7 @@ class JobService:
                 previous = job.state
                 self._record_finish(job, update, staged, outputs, error)
                 await to_thread.run_sync(self.store.update, job)
+                self.generation[job.backend] += 1
                 self.live_tails.pop(job.id, None)
                 await to_thread.run_sync(self._drop_staging, job)
             self.emit(job, previous)
