@@ -27,15 +27,11 @@ export async function requestAPI<T>(
 export type JobState =
   'pending' | 'running' | 'held' | 'completed' | 'failed' | 'cancelled';
 
-export interface IResources {
-  cpus?: number;
-  memory_mb?: number;
-  gpus?: number;
-  disk_mb?: number;
-  gpu_memory_mb?: number;
-  gpu_capability?: number;
-  max_runtime_s?: number;
-}
+/**
+ * The `resources` of a job: field names and values as the backend's `resource_schema`
+ * describes them (they differ between backends).
+ */
+export type IResources = Record<string, unknown>;
 
 export interface IJob {
   id: string;
@@ -63,17 +59,68 @@ export interface IJobList {
   next_page_token: string | null;
 }
 
+/** What a backend can do; the UI offers only what its backend says it can. */
+export interface IBackendCapabilities {
+  cancel?: boolean;
+  hold?: boolean;
+  release?: boolean;
+  /** Logs can be read while the job runs (else once it has finished). */
+  live_logs?: boolean;
+  /** Jobs report cell progress. */
+  progress?: boolean;
+  [name: string]: boolean | undefined;
+}
+
+/** One field of a resource schema (a JSON Schema with an optional `x-unit`). */
+export interface IResourceField {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  enum?: unknown[];
+  /** The unit a form shows beside the title ("MB", "s"). */
+  'x-unit'?: string;
+  [keyword: string]: unknown;
+}
+
+/** JSON Schema (draft 2020-12) of the `resources` object a backend accepts. */
+export interface IResourceSchema {
+  type: 'object';
+  title?: string;
+  description?: string;
+  properties: Record<string, IResourceField>;
+  required?: string[];
+  [keyword: string]: unknown;
+}
+
+/** How to show one `engine_ref` key of a backend's jobs: `label value`. */
+export interface IEngineRefLabel {
+  key: string;
+  label: string;
+}
+
 export interface IBackend {
   name: string;
+  title?: string;
   available: boolean;
   reason?: string;
-  capabilities: Record<string, unknown>;
+  capabilities: IBackendCapabilities;
+  resource_schema: IResourceSchema;
+  /** The engine_ref keys worth showing, in order; other keys are not shown. */
+  engine_ref_labels: IEngineRefLabel[];
+  /** What is free now (e.g. `gpus_free`, `gpus_total`, `gpu_types`). */
   resources: Record<string, unknown>;
+  stats?: Record<string, number>;
 }
 
 export interface IBackends {
   backends: IBackend[];
   default_backend: string;
+  default_environment?: string;
   environments: { name: string; kernels: string[]; description?: string }[];
   limits: Record<string, number>;
 }

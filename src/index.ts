@@ -9,7 +9,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 
-import { FINAL_STATES, IJob } from './api';
+import { FINAL_STATES, IJob, IResources } from './api';
 import { batchIcon } from './icons';
 import { JobsModel } from './model';
 import { JobMonitor } from './monitor/panel';
@@ -18,7 +18,7 @@ import { ISubmitDefaults, SubmitDialog, SubmitForm } from './submit/dialog';
 import { CommandIDs, EVENT_SCHEMA_ID, IJobsModel, PLUGIN_ID } from './tokens';
 
 /** The jobs model: event bus subscription + Poll fallback. */
-const modelPlugin: JupyterFrontEndPlugin<JobsModel> = {
+const modelPlugin: JupyterFrontEndPlugin<IJobsModel> = {
   id: 'swan-ml-ext:model',
   description: 'Keeps the jobs of every backend up to date.',
   autoStart: true,
@@ -27,7 +27,7 @@ const modelPlugin: JupyterFrontEndPlugin<JobsModel> = {
   activate: (
     app: JupyterFrontEnd,
     settings: ISettingRegistry | null
-  ): JobsModel => {
+  ): IJobsModel => {
     const model = new JobsModel({
       serverSettings: app.serviceManager.serverSettings
     });
@@ -79,7 +79,7 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
   ],
   activate: (
     app: JupyterFrontEnd,
-    model: JobsModel,
+    model: IJobsModel,
     notebooks: INotebookTracker | null,
     browser: IDefaultFileBrowser | null,
     palette: ICommandPalette | null,
@@ -89,12 +89,11 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
     if (settings) {
       void settings.load(PLUGIN_ID).then(s => {
         const read = () => {
-          const res = (s.get('defaultResources').composite ?? {}) as any;
           defaults = {
             backend: (s.get('defaultBackend').composite as string) || undefined,
             environment:
               (s.get('defaultEnvironment').composite as string) || undefined,
-            ...res
+            resources: (s.get('defaultResources').composite ?? {}) as IResources
           };
         };
         read();
@@ -138,7 +137,11 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
         nb.path,
         backends,
         nb.params,
-        { ...defaults, ...override },
+        {
+          backend: override.backend ?? defaults.backend,
+          environment: override.environment ?? defaults.environment,
+          resources: { ...defaults.resources, ...override.resources }
+        },
         name
       );
       const dialog = new SubmitDialog(form, model);
@@ -146,11 +149,10 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
       if (!result.button.accept || !dialog.job) {
         return null;
       }
+      const backend = model.backend(dialog.job.backend);
       Notification.info(
-        `Submitted "${dialog.job.name}" to ${dialog.job.backend}.`,
-        {
-          autoClose: 4000
-        }
+        `Submitted "${dialog.job.name}" to ${backend?.title || dialog.job.backend}.`,
+        { autoClose: 4000 }
       );
       void app.commands.execute(CommandIDs.openMonitor);
       return dialog.job;
@@ -158,8 +160,7 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand(CommandIDs.runOnBatch, {
       label: 'Run on batch',
-      caption:
-        'Run on batch: run this notebook as an HTCondor, Kubeflow or Spark job',
+      caption: 'Run on batch: run this notebook as a batch job',
       icon: args => (args.toolbar ? batchIcon : undefined),
       execute: async args => {
         const source = args.path
@@ -184,7 +185,7 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     // Resubmit with edits: the dialog prefilled from an earlier job.
-    app.commands.addCommand('swan-ml-ext:resubmit', {
+    app.commands.addCommand(CommandIDs.resubmit, {
       label: 'Resubmit job…',
       execute: async args => {
         const listed = model.job(args.id as string);
@@ -207,9 +208,9 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
         return openDialog(
           { path: nb.path, params },
           {
-            ...job.resources,
             backend: job.backend,
-            environment: job.environment
+            environment: job.environment,
+            resources: job.resources
           },
           job.name
         );
@@ -235,7 +236,7 @@ const monitorPlugin: JupyterFrontEndPlugin<void> = {
   optional: [ILayoutRestorer, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
-    model: JobsModel,
+    model: IJobsModel,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null
   ): void => {
@@ -244,7 +245,7 @@ const monitorPlugin: JupyterFrontEndPlugin<void> = {
     const monitor = new JobMonitor(model, {
       open,
       resubmit: job =>
-        void app.commands.execute('swan-ml-ext:resubmit', { id: job.id }),
+        void app.commands.execute(CommandIDs.resubmit, { id: job.id }),
       notify: message => Notification.error(message)
     });
     monitor.id = 'swan-ml-ext-monitor';
@@ -272,7 +273,7 @@ const notificationsPlugin: JupyterFrontEndPlugin<void> = {
   optional: [ISettingRegistry, IStateDB],
   activate: (
     app: JupyterFrontEnd,
-    model: JobsModel,
+    model: IJobsModel,
     settings: ISettingRegistry | null,
     state: IStateDB | null
   ): void => {
@@ -359,4 +360,5 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
 ];
 export default plugins;
 export { IJobsModel } from './tokens';
+export type { IJobChange, IJobLogs, JobAction } from './tokens';
 export { JobsModel } from './model';

@@ -4,6 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   FINAL_STATES,
+  IBackend,
   IBackends,
   IJob,
   IJobList,
@@ -11,16 +12,14 @@ import {
   JobState,
   requestAPI
 } from './api';
+import type { IJobChange, IJobLogs, IJobsModel, JobAction } from './tokens';
+
+export type { IJobChange } from './tokens';
 
 export interface IJobFilter {
   state: JobState | '';
   backend: string;
   text: string;
-}
-
-export interface IJobChange {
-  job: IJob;
-  previous: JobState | null;
 }
 
 /** Jobs matching a filter, in the given (newest first) order. */
@@ -74,7 +73,7 @@ export namespace JobsModel {
  * All jobs of every backend, newest first, kept current by the server's event bus with a
  * Poll as fallback (backoff, standby when the page is hidden).
  */
-export class JobsModel {
+export class JobsModel implements IJobsModel {
   constructor(options: JobsModel.IOptions = {}) {
     this.serverSettings =
       options.serverSettings ?? ServerConnection.makeSettings();
@@ -122,6 +121,10 @@ export class JobsModel {
 
   job(id: string): IJob | undefined {
     return this._byId.get(id);
+  }
+
+  backend(name: string): IBackend | undefined {
+    return this._backends?.backends.find(b => b.name === name);
   }
 
   /** Start polling (first load at once). */
@@ -189,7 +192,7 @@ export class JobsModel {
     return job;
   }
 
-  async act(id: string, action: 'cancel' | 'hold' | 'release'): Promise<IJob> {
+  async act(id: string, action: JobAction): Promise<IJob> {
     const path = `jobs/${encodeURIComponent(id)}`;
     const job = await requestAPI<IJob>(
       action === 'cancel' ? path : `${path}/${action}`,
@@ -201,10 +204,7 @@ export class JobsModel {
     return job;
   }
 
-  async logs(
-    id: string,
-    tail = 200
-  ): Promise<{ stdout: string; stderr: string; live: boolean }> {
+  async logs(id: string, tail = 200): Promise<IJobLogs> {
     return requestAPI(
       `jobs/${encodeURIComponent(id)}/logs?tail=${tail}`,
       {},

@@ -1,5 +1,7 @@
-"""JupyterLab for the Galata tests: a throw-away root and job store, the personal pool."""
+"""JupyterLab for the Galata tests: a throw-away root and job store, the personal pool, and a
+second backend of the tests' own (ui_backend.py) with other resource fields and capabilities."""
 
+import sys
 from pathlib import Path
 from tempfile import mkdtemp
 
@@ -16,3 +18,5 @@ c.SwanMLApp.db_path = str(state / "jobs.sqlite")  # noqa: F821
 c.SwanMLApp.staging_dir = str(state / "staging")  # noqa: F821
 c.SwanMLApp.poll_interval = 0.5  # noqa: F821
 c.CondorBackend.condor_config = str(pool.client_config())  # noqa: F821
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+c.SwanMLApp.backend_classes = {"queue": "ui_backend:QueueBackend"}  # noqa: F821

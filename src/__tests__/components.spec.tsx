@@ -1,10 +1,9 @@
 import { Widget } from '@lumino/widgets';
 
-import { IBackends } from '../api';
-import { makeJob as job } from './fixtures';
+import { makeBackends, makeJob as job } from './fixtures';
 import { JobsModel } from '../model';
-import { JobMonitor, formatEngine, formatResources } from '../monitor/panel';
-import { SubmitForm } from '../submit/dialog';
+import { JobMonitor, formatEngine } from '../monitor/panel';
+import { SubmitDialog, SubmitForm } from '../submit/dialog';
 
 const requestAPI = jest.fn();
 jest.mock('../api', () => ({
@@ -12,29 +11,10 @@ jest.mock('../api', () => ({
   requestAPI: (...args: any[]) => requestAPI(...args)
 }));
 
-const BACKENDS: IBackends = {
-  backends: [
-    {
-      name: 'condor',
-      available: true,
-      capabilities: { gpu_constraints: true },
-      resources: { gpus_total: 2, gpus_free: 1, gpu_types: [{ name: 'A100' }] }
-    },
-    {
-      name: 'spark',
-      available: false,
-      reason: 'no cluster',
-      capabilities: {},
-      resources: {}
-    }
-  ],
-  default_backend: 'condor',
-  environments: [{ name: 'default', kernels: ['python3'] }],
-  limits: { max_cpus: 4, max_memory_mb: 8192, max_gpus: 2 }
-};
+const BACKENDS = makeBackends();
 
 async function rendered(w: Widget): Promise<HTMLElement> {
-  if (!w.isAttached) {
+  if (!w.isAttached && !w.parent) {
     Widget.attach(w, document.body);
   }
   w.update();
@@ -42,49 +22,228 @@ async function rendered(w: Widget): Promise<HTMLElement> {
   return w.node;
 }
 
+/** Type into an input (or choose in a select) as a user does: React sees the event. */
+async function enter(
+  el: HTMLInputElement | HTMLSelectElement,
+  value: string
+): Promise<void> {
+  const proto =
+    el instanceof HTMLSelectElement
+      ? HTMLSelectElement.prototype
+      : HTMLInputElement.prototype;
+  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value);
+  el.dispatchEvent(
+    new Event(el instanceof HTMLSelectElement ? 'change' : 'input', {
+      bubbles: true
+    })
+  );
+  await new Promise(r => setTimeout(r, 20));
+}
+
+function input(node: HTMLElement, label: string): HTMLInputElement {
+  const el = node.querySelector(`[aria-label="${label}"]`);
+  if (!el) {
+    throw new Error(`no field labelled ${label}`);
+  }
+  return el as HTMLInputElement;
+}
+
+function alerts(node: HTMLElement): string[] {
+  return Array.from(node.querySelectorAll('[role="alert"]')).map(
+    a => a.textContent ?? ''
+  );
+}
+
 describe('SubmitForm', () => {
-  it('offers backends (unavailable ones disabled, with the reason) and free GPUs', async () => {
+  afterEach(() => requestAPI.mockReset());
+
+  it('renders the chosen backend’s fields from its resource schema', async () => {
+    // Given the server's backends and a notebook with one parameter
     const form = new SubmitForm(
       'a.ipynb',
       BACKENDS,
       [{ name: 'n', type: 'int', text: '3' }],
       {}
     );
+    // When the form is shown
     const node = await rendered(form);
+    // Then the backends are offered by title (unavailable ones disabled, with the reason)
     const options = Array.from(
       node.querySelectorAll('#swan-backend option')
     ) as HTMLOptionElement[];
-    expect(options.map(o => [o.value, o.disabled])).toEqual([
-      ['condor', false],
-      ['spark', true]
+    expect(options.map(o => [o.value, o.disabled, o.textContent])).toEqual([
+      ['condor', false, 'HTCondor'],
+      ['spark', false, 'Spark'],
+      ['kubeflow', true, 'Kubeflow — unavailable: no cluster']
     ]);
-    expect(options[1].textContent).toContain('no cluster');
+    // and the default backend's fields, in the schema's order, titled with their units
+    const fields = Array.from(
+      node.querySelectorAll('.jp-SwanML-resources input')
+    ).map(i => [i.getAttribute('aria-label'), (i as HTMLInputElement).value]);
+    expect(fields).toEqual([
+      ['CPUs', '1'],
+      ['Memory (MB)', '2048'],
+      ['GPUs', '0'],
+      ['Minimum GPU capability', ''],
+      ['Maximum runtime (s)', '']
+    ]);
+    expect(input(node, 'CPUs').id).toBe('swan-resources_cpus');
+    expect(input(node, 'CPUs').getAttribute('max')).toBe('4');
     expect(node.textContent).toContain('1 of 2 GPUs free (A100)');
+    // the server's default environment, parameters as today
+    expect(
+      (node.querySelector('#swan-environment') as HTMLSelectElement).value
+    ).toBe('default');
     expect(
       (node.querySelector('#swan-param-n') as HTMLInputElement).value
     ).toBe('3');
-    form.dispose();
-  });
-
-  it('shows inline errors and gives no request for invalid values', async () => {
-    const form = new SubmitForm('a.ipynb', BACKENDS, [], { cpus: 8 });
-    expect(form.check()).toBeNull();
-    const node = await rendered(form);
-    const alert = node.querySelector('[role="alert"]');
-    expect(alert?.textContent).toBe('cpus must be at most 4 on this server');
-    expect(node.querySelector('#swan-cpus')?.getAttribute('aria-invalid')).toBe(
-      'true'
-    );
-    form.values.cpus = '2';
     expect(form.check()).toEqual({
       notebook: 'a.ipynb',
       backend: 'condor',
       environment: 'default',
       name: undefined,
-      parameters: {},
-      resources: { cpus: 2, memory_mb: 2048, gpus: 0 }
+      parameters: { n: 3 },
+      resources: { cpus: 1, memory_mb: 2048, gpus: 0 }
     });
     form.dispose();
+  });
+
+  it('renders another backend’s own fields when the backend changes', async () => {
+    const form = new SubmitForm('a.ipynb', BACKENDS, [], {
+      resources: { cpus: 2 }
+    });
+    let node = await rendered(form);
+    await enter(input(node, 'CPUs'), '3');
+    // When the user chooses the other backend
+    await enter(
+      node.querySelector('#swan-backend') as HTMLSelectElement,
+      'spark'
+    );
+    node = await rendered(form);
+    // Then its fields are shown, a field both have keeps its value
+    const labels = Array.from(
+      node.querySelectorAll('.jp-SwanML-resources input')
+    ).map(i => i.getAttribute('aria-label'));
+    expect(labels).toEqual(['Executors', 'Driver CPUs']);
+    const size = node.querySelector(
+      '#swan-resources_executor_size'
+    ) as HTMLSelectElement;
+    expect(
+      node.querySelector('label[for="swan-resources_executor_size"]')
+        ?.textContent
+    ).toBe('Executor size');
+    expect(input(node, 'Driver CPUs').value).toBe('3');
+    expect(node.querySelector('[aria-label="Memory (MB)"]')).toBeNull();
+    expect(node.textContent).not.toContain('GPUs free');
+    await enter(input(node, 'Executors'), '6');
+    await enter(size, '1');
+    expect(form.check()).toEqual({
+      notebook: 'a.ipynb',
+      backend: 'spark',
+      environment: 'default',
+      name: undefined,
+      parameters: {},
+      resources: { executors: 6, executor_size: 'large', cpus: 3 }
+    });
+    // and back: the first backend's values are still there
+    await enter(
+      node.querySelector('#swan-backend') as HTMLSelectElement,
+      'condor'
+    );
+    node = await rendered(form);
+    expect(input(node, 'CPUs').value).toBe('3');
+    expect(input(node, 'Memory (MB)').value).toBe('2048');
+    form.dispose();
+  });
+
+  it('shows inline errors from the schema and gives no request', async () => {
+    // Given a preferred value above the backend's maximum
+    const form = new SubmitForm(
+      'a.ipynb',
+      BACKENDS,
+      [{ name: 'x', type: 'int', text: 'forty' }],
+      { resources: { cpus: 8 } }
+    );
+    let node = await rendered(form);
+    // When the user also enters a memory below the minimum and a fractional GPU count
+    await enter(input(node, 'Memory (MB)'), '0');
+    await enter(input(node, 'GPUs'), '1.5');
+    // Then nothing can be submitted, and each field says what is wrong
+    expect(form.check()).toBeNull();
+    node = await rendered(form);
+    expect(alerts(node)).toEqual([
+      'CPUs must be at most 4',
+      'Memory must be at least 1',
+      'GPUs must be a whole number',
+      'x must be an integer'
+    ]);
+    expect(input(node, 'CPUs').getAttribute('aria-invalid')).toBe('true');
+    expect(input(node, 'CPUs').getAttribute('aria-describedby')).toContain(
+      'swan-resources_cpus__error'
+    );
+    expect(form.resourceErrors).toEqual({
+      cpus: 'CPUs must be at most 4',
+      memory_mb: 'Memory must be at least 1',
+      gpus: 'GPUs must be a whole number'
+    });
+    // When the values are corrected, the errors go and the request is built
+    await enter(input(node, 'CPUs'), '2');
+    await enter(input(node, 'Memory (MB)'), '512');
+    await enter(input(node, 'GPUs'), '1');
+    await enter(input(node, 'Minimum GPU capability'), '8.0');
+    await enter(node.querySelector('#swan-param-x') as HTMLInputElement, '40');
+    const request = form.check();
+    node = await rendered(form);
+    expect(alerts(node)).toEqual([]);
+    expect(request?.resources).toEqual({
+      cpus: 2,
+      memory_mb: 512,
+      gpus: 1,
+      gpu_capability: 8
+    });
+    expect(request?.parameters).toEqual({ x: 40 });
+    form.dispose();
+  });
+
+  it('submits nothing while a value is invalid, and stays open on a 4xx', async () => {
+    const model = new JobsModel();
+    const form = new SubmitForm('a.ipynb', BACKENDS, [], {
+      resources: { gpus: 3 }
+    });
+    const dialog = new SubmitDialog(form, model);
+    const result = dialog.launch();
+    await rendered(form);
+    // When Submit is pressed with an invalid value
+    dialog.resolve(1);
+    let node = await rendered(form);
+    // Then no request was made and the dialog is still open with the error
+    expect(requestAPI).not.toHaveBeenCalled();
+    expect(dialog.isAttached).toBe(true);
+    expect(alerts(node)).toEqual(['GPUs must be at most 2']);
+    // When the server refuses the corrected job
+    await enter(input(node, 'GPUs'), '1');
+    requestAPI.mockRejectedValueOnce(
+      new Error("environment 'default' has no kernel 'julia'")
+    );
+    dialog.resolve(1);
+    node = await rendered(form);
+    // Then its message is shown and the dialog stays open
+    expect(requestAPI.mock.calls[0][0]).toBe('jobs');
+    expect(JSON.parse(requestAPI.mock.calls[0][1].body).resources).toEqual({
+      cpus: 1,
+      memory_mb: 2048,
+      gpus: 1
+    });
+    expect(alerts(node)).toEqual([
+      "environment 'default' has no kernel 'julia'"
+    ]);
+    expect(dialog.isAttached).toBe(true);
+    // When it accepts the job, the dialog closes with it
+    requestAPI.mockResolvedValueOnce(job('9'));
+    dialog.resolve(1);
+    expect((await result).button.accept).toBe(true);
+    expect(dialog.job?.id).toBe('9');
+    model.dispose();
   });
 });
 
@@ -118,45 +277,166 @@ describe('JobMonitor', () => {
     model.dispose();
   });
 
-  it('shows a job with its actions and formatted resources', async () => {
-    requestAPI.mockResolvedValueOnce({
-      jobs: [job('1', { state: 'held', message: 'held by the user' })],
-      total: 1,
-      next_page_token: null
+  /** A model that has loaded these jobs and the fixture's backends. */
+  async function modelWith(
+    ...jobs: ReturnType<typeof job>[]
+  ): Promise<JobsModel> {
+    requestAPI.mockReset();
+    requestAPI.mockImplementation(async (path: string) => {
+      if (path === 'backends') {
+        return BACKENDS;
+      }
+      if (path.startsWith('jobs?')) {
+        return { jobs, total: jobs.length, next_page_token: null };
+      }
+      if (path.includes('/logs')) {
+        return { stdout: 'epoch 1\n', stderr: '', live: true };
+      }
+      throw new Error(`unexpected ${path}`);
     });
     const model = new JobsModel();
+    await model.loadBackends();
     await model.refresh();
-    requestAPI.mockResolvedValue({
-      stdout: 'epoch 1\n',
-      stderr: '',
-      live: true
-    });
+    return model;
+  }
+
+  async function detail(
+    model: JobsModel,
+    id: string
+  ): Promise<{ node: HTMLElement; buttons: string[]; monitor: JobMonitor }> {
     const monitor = new JobMonitor(model, {
       open: jest.fn(),
       resubmit: jest.fn(),
       notify: jest.fn()
     });
-    monitor.select('1');
+    monitor.select(id);
     const node = await rendered(monitor);
-    const buttons = Array.from(node.querySelectorAll('button')).map(
-      b => b.textContent
+    const buttons = Array.from(
+      node.querySelectorAll('.jp-SwanML-actions button')
+    ).map(b => b.textContent ?? '');
+    return { node, buttons, monitor };
+  }
+
+  it('shows a job with the actions its backend has, resources and engine labels', async () => {
+    const model = await modelWith(
+      job('1', { state: 'held', message: 'held by the user' })
     );
-    expect(buttons).toEqual(
-      expect.arrayContaining([
-        'Cancel',
-        'Release',
-        'Open original',
-        'Resubmit…'
-      ])
-    );
-    expect(buttons).not.toContain('Hold');
+    const { node, buttons, monitor } = await detail(model, '1');
+    expect(buttons).toEqual([
+      'Cancel',
+      'Release',
+      'Open original',
+      'Resubmit…'
+    ]);
     expect(node.textContent).toContain('held by the user');
-    expect(formatResources(model.job('1')!)).toBe('2 CPU · 1024 MB · 1 GPU');
-    expect(formatEngine(model.job('1')!)).toBe(
-      'cluster 7 on slot1@node GPUs GPU-1'
+    const fields = Array.from(node.querySelectorAll('dt')).map(dt => [
+      dt.textContent,
+      dt.nextElementSibling?.textContent
+    ]);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        ['Backend', 'HTCondor'],
+        ['Resources', 'CPUs 2 · Memory 1024 MB · GPUs 1'],
+        ['Engine', 'cluster 7 on slot1@node GPUs GPU-1']
+      ])
     );
     monitor.dispose();
     model.dispose();
+  });
+
+  it('offers Hold, progress and a followed log only where the backend can', async () => {
+    const model = await modelWith(
+      job('1', { state: 'running' }),
+      job('2', { state: 'running', backend: 'spark', engine_ref: {} }),
+      job('3', { state: 'running', backend: 'gone' })
+    );
+    // a backend with hold, progress and live logs
+    let d = await detail(model, '1');
+    expect(d.buttons).toEqual(['Cancel', 'Hold', 'Open original', 'Resubmit…']);
+    expect(d.node.querySelector('progress')).not.toBeNull();
+    expect(requestAPI.mock.calls.map(c => c[0])).toContain(
+      'jobs/1/logs?tail=200'
+    );
+    expect(d.node.querySelector('[aria-label="Log tail"]')?.textContent).toBe(
+      'epoch 1\n'
+    );
+    d.monitor.dispose();
+    // a backend that cannot hold, reports no progress and has no live logs
+    requestAPI.mockClear();
+    d = await detail(model, '2');
+    expect(d.buttons).toEqual(['Cancel', 'Open original', 'Resubmit…']);
+    expect(d.node.querySelector('progress')).toBeNull();
+    expect(requestAPI).not.toHaveBeenCalled();
+    expect(d.node.querySelector('[aria-label="Log tail"]')?.textContent).toBe(
+      'The log is shown once the job has finished.'
+    );
+    d.monitor.dispose();
+    // a backend the server does not publish any more: nothing it cannot promise
+    d = await detail(model, '3');
+    expect(d.buttons).toEqual(['Open original', 'Resubmit…']);
+    d.monitor.dispose();
+    // the list shows progress bars only for the backend that reports progress
+    const monitor = new JobMonitor(model, {
+      open: jest.fn(),
+      resubmit: jest.fn(),
+      notify: jest.fn()
+    });
+    const node = await rendered(monitor);
+    const rows = Array.from(node.querySelectorAll('li')).map(li => [
+      li.getAttribute('aria-label'),
+      !!li.querySelector('progress')
+    ]);
+    expect(rows).toEqual([
+      ['job 1 running', true],
+      ['job 2 running', false],
+      ['job 3 running', false]
+    ]);
+    monitor.dispose();
+    model.dispose();
+  });
+
+  it('reads a finished job’s log once, also without live logs', async () => {
+    const model = await modelWith(
+      job('2', { state: 'completed', backend: 'spark' })
+    );
+    const d = await detail(model, '2');
+    expect(d.buttons).toEqual(['Open original', 'Resubmit…']);
+    expect(requestAPI.mock.calls.map(c => c[0])).toContain(
+      'jobs/2/logs?tail=200'
+    );
+    expect(d.node.querySelector('[aria-label="Log tail"]')?.textContent).toBe(
+      'epoch 1\n'
+    );
+    d.monitor.dispose();
+    model.dispose();
+  });
+
+  it('shows the engine reference through the backend’s labels', () => {
+    const [batch, spark] = BACKENDS.backends;
+    expect(formatEngine(job('1'), batch.engine_ref_labels)).toBe(
+      'cluster 7 on slot1@node GPUs GPU-1'
+    );
+    // in the labels' order; unlabelled and empty keys are not shown
+    const j = job('2', {
+      engine_ref: { internal: 'x', app_id: 'app-1', other: 3 }
+    });
+    expect(formatEngine(j, spark.engine_ref_labels)).toBe('application app-1');
+    expect(
+      formatEngine(
+        job('3', { engine_ref: { cluster_id: 0, execute_host: '' } }),
+        [
+          { key: 'execute_host', label: 'on' },
+          { key: 'cluster_id', label: 'cluster' }
+        ]
+      )
+    ).toBe('cluster 0');
+    expect(
+      formatEngine(job('4', { engine_ref: { gpus: ['a', 'b'] } }), [
+        { key: 'gpus', label: 'GPUs' }
+      ])
+    ).toBe('GPUs a,b');
+    expect(formatEngine(job('5'), [])).toBe('—');
+    expect(formatEngine(job('5'))).toBe('—');
   });
 
   it('loads the whole job when the list page left its parameters out', async () => {

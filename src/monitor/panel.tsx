@@ -1,8 +1,16 @@
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { FINAL_STATES, IJob, JobState } from '../api';
-import { filterJobs, IJobFilter, jobDuration, JobsModel } from '../model';
+import {
+  FINAL_STATES,
+  IBackendCapabilities,
+  IEngineRefLabel,
+  IJob,
+  JobState
+} from '../api';
+import { filterJobs, IJobFilter, jobDuration } from '../model';
+import { formatResources } from '../resources';
+import { IJobsModel, JobAction } from '../tokens';
 
 export interface IMonitorActions {
   open(path: string): void;
@@ -27,9 +35,19 @@ function Badge({ state }: { state: JobState }): JSX.Element {
   );
 }
 
-function Progress({ job }: { job: IJob }): JSX.Element | null {
+/** What a job's backend can do (nothing while the backend is unknown). */
+function capabilitiesOf(model: IJobsModel, job: IJob): IBackendCapabilities {
+  return model.backend(job.backend)?.capabilities ?? {};
+}
+
+/** Cell progress, where the job's backend reports it. */
+function Progress(props: {
+  job: IJob;
+  capabilities: IBackendCapabilities;
+}): JSX.Element | null {
+  const { job } = props;
   const { cells_done = 0, cells_total = 0 } = job.progress ?? {};
-  if (!cells_total || job.state !== 'running') {
+  if (!props.capabilities.progress || !cells_total || job.state !== 'running') {
     return null;
   }
   return (
@@ -45,6 +63,7 @@ function Progress({ job }: { job: IJob }): JSX.Element | null {
 
 function Row(props: {
   job: IJob;
+  capabilities: IBackendCapabilities;
   top: number;
   onSelect: (id: string) => void;
 }): JSX.Element {
@@ -68,7 +87,7 @@ function Row(props: {
         <span className="jp-SwanML-row-bottom">
           <span>{job.backend}</span>
           <span>{jobDuration(job)}</span>
-          <Progress job={job} />
+          <Progress job={job} capabilities={props.capabilities} />
           {job.state !== 'running' && (
             <span className="jp-SwanML-row-message">{job.message}</span>
           )}
@@ -80,6 +99,7 @@ function Row(props: {
 
 /** Only the rows in view are in the DOM: thousands of jobs stay smooth. */
 function VirtualList(props: {
+  model: IJobsModel;
   jobs: IJob[];
   onSelect: (id: string) => void;
 }): JSX.Element {
@@ -115,6 +135,7 @@ function VirtualList(props: {
           <Row
             key={job.id}
             job={job}
+            capabilities={capabilitiesOf(props.model, job)}
             top={(first + i) * ROW_HEIGHT}
             onSelect={props.onSelect}
           />
@@ -124,10 +145,23 @@ function VirtualList(props: {
   );
 }
 
-function LogTail(props: { model: JobsModel; job: IJob }): JSX.Element {
+/**
+ * The job's log: followed while it runs where its backend has live logs, else read once
+ * the job has finished.
+ */
+function LogTail(props: {
+  model: IJobsModel;
+  job: IJob;
+  live: boolean;
+}): JSX.Element {
   const [text, setText] = React.useState('');
   const active = !FINAL_STATES.has(props.job.state);
+  const follow = active && props.live;
   React.useEffect(() => {
+    if (active && !props.live) {
+      setText('');
+      return;
+    }
     let stopped = false;
     const load = () =>
       props.model
@@ -135,38 +169,24 @@ function LogTail(props: { model: JobsModel; job: IJob }): JSX.Element {
         .then(l => !stopped && setText(l.stdout + l.stderr))
         .catch(reason => !stopped && setText(`logs unavailable: ${reason}`));
     void load();
-    const timer = active ? setInterval(load, 2000) : undefined;
+    const timer = follow ? setInterval(load, 2000) : undefined;
     return () => {
       stopped = true;
       if (timer) {
         clearInterval(timer);
       }
     };
-  }, [props.job.id, active]);
+  }, [props.job.id, active, props.live]);
+  const empty = !active
+    ? 'no output'
+    : props.live
+      ? 'no output yet'
+      : 'The log is shown once the job has finished.';
   return (
     <pre className="jp-SwanML-logs" aria-label="Log tail" tabIndex={0}>
-      {text || (active ? 'no output yet' : 'no output')}
+      {text || empty}
     </pre>
   );
-}
-
-export function formatResources(job: IJob): string {
-  const r = job.resources;
-  const parts = [
-    `${r.cpus ?? 1} CPU`,
-    `${r.memory_mb ?? 0} MB`,
-    `${r.gpus ?? 0} GPU`
-  ];
-  if (r.gpu_memory_mb) {
-    parts.push(`GPU memory ≥ ${r.gpu_memory_mb} MB`);
-  }
-  if (r.gpu_capability) {
-    parts.push(`capability ≥ ${r.gpu_capability}`);
-  }
-  if (r.max_runtime_s) {
-    parts.push(`max ${r.max_runtime_s} s`);
-  }
-  return parts.join(' · ');
 }
 
 export function formatParameters(job: IJob): string {
@@ -176,17 +196,27 @@ export function formatParameters(job: IJob): string {
     : 'none';
 }
 
-export function formatEngine(job: IJob): string {
-  const e = job.engine_ref as Record<string, unknown>;
+/**
+ * A job's engine reference through its backend's labels: `label value` in the labels'
+ * order, joined by spaces; keys without a label, and empty values, are not shown.
+ */
+export function formatEngine(
+  job: IJob,
+  labels: readonly IEngineRefLabel[] = []
+): string {
+  const ref = job.engine_ref ?? {};
   const parts: string[] = [];
-  if (e.cluster_id !== undefined) {
-    parts.push(`cluster ${e.cluster_id}`);
-  }
-  if (e.execute_host) {
-    parts.push(`on ${e.execute_host}`);
-  }
-  if (e.assigned_gpus) {
-    parts.push(`GPUs ${e.assigned_gpus}`);
+  for (const { key, label } of labels) {
+    const value = ref[key];
+    if (!label || value === undefined || value === null || value === '') {
+      continue;
+    }
+    const text = Array.isArray(value)
+      ? value.join(',')
+      : typeof value === 'object'
+        ? JSON.stringify(value)
+        : String(value);
+    parts.push(`${label} ${text}`);
   }
   return parts.join(' ') || '—';
 }
@@ -195,7 +225,7 @@ export function formatEngine(job: IJob): string {
  * List pages leave out fields that can be large (see `truncated`): the job's view loads the
  * whole job once.
  */
-function useWholeJob(model: JobsModel, job: IJob): IJob {
+function useWholeJob(model: IJobsModel, job: IJob): IJob {
   const [whole, setWhole] = React.useState<IJob | null>(null);
   const truncated = (job.truncated ?? []).join(',');
   React.useEffect(() => {
@@ -217,14 +247,16 @@ function useWholeJob(model: JobsModel, job: IJob): IJob {
 }
 
 function Detail(props: {
-  model: JobsModel;
+  model: IJobsModel;
   job: IJob;
   actions: IMonitorActions;
   onBack: () => void;
 }): JSX.Element {
   const { model, actions } = props;
   const job = useWholeJob(model, props.job);
-  const act = (action: 'cancel' | 'hold' | 'release') =>
+  const backend = model.backend(job.backend);
+  const can = backend?.capabilities ?? {};
+  const act = (action: JobAction) =>
     model
       .act(job.id, action)
       .catch(reason => actions.notify(reason?.message ?? String(reason)));
@@ -232,13 +264,13 @@ function Detail(props: {
   const rows: [string, string][] = [
     ['State', job.state],
     ['Notebook', job.notebook],
-    ['Backend', job.backend],
+    ['Backend', backend?.title || job.backend],
     ['Environment', job.environment],
     ['Duration', jobDuration(job)],
     ['Created', new Date(job.created_at).toLocaleString()],
-    ['Resources', formatResources(job)],
+    ['Resources', formatResources(job.resources, backend?.resource_schema)],
     ['Parameters', formatParameters(job)],
-    ['Engine', formatEngine(job)]
+    ['Engine', formatEngine(job, backend?.engine_ref_labels)]
   ];
   return (
     <div className="jp-SwanML-detail" aria-label={`Job ${job.name}`}>
@@ -249,18 +281,20 @@ function Detail(props: {
         <h3>{job.name}</h3>
         <Badge state={job.state} />
       </div>
-      <Progress job={job} />
+      <Progress job={job} capabilities={can} />
       {job.message && (
         <p className="jp-SwanML-message" role="status">
           {job.message}
         </p>
       )}
       <div className="jp-SwanML-actions">
-        {active && <button onClick={() => act('cancel')}>Cancel</button>}
-        {(job.state === 'pending' || job.state === 'running') && (
+        {active && can.cancel && (
+          <button onClick={() => act('cancel')}>Cancel</button>
+        )}
+        {(job.state === 'pending' || job.state === 'running') && can.hold && (
           <button onClick={() => act('hold')}>Hold</button>
         )}
-        {job.state === 'held' && (
+        {job.state === 'held' && can.release && (
           <button onClick={() => act('release')}>Release</button>
         )}
         {job.outputs?.notebook && (
@@ -282,7 +316,7 @@ function Detail(props: {
         ))}
       </dl>
       <h4>Log</h4>
-      <LogTail model={model} job={job} />
+      <LogTail model={model} job={job} live={!!can.live_logs} />
     </div>
   );
 }
@@ -290,7 +324,7 @@ function Detail(props: {
 /** The left-panel job monitor: every job of every backend, newest first. */
 export class JobMonitor extends ReactWidget {
   constructor(
-    readonly model: JobsModel,
+    readonly model: IJobsModel,
     readonly actions: IMonitorActions
   ) {
     super();
@@ -325,7 +359,7 @@ export class JobMonitor extends ReactWidget {
       );
     }
     const jobs = filterJobs(model.jobs, this.filter);
-    const backends = model.backends?.backends.map(b => b.name) ?? [];
+    const backends = model.backends?.backends ?? [];
     const setFilter = (f: Partial<IJobFilter>) => {
       this.filter = { ...this.filter, ...f };
       this.update();
@@ -364,8 +398,8 @@ export class JobMonitor extends ReactWidget {
             >
               <option value="">all backends</option>
               {backends.map(b => (
-                <option key={b} value={b}>
-                  {b}
+                <option key={b.name} value={b.name}>
+                  {b.title || b.name}
                 </option>
               ))}
             </select>
@@ -379,7 +413,11 @@ export class JobMonitor extends ReactWidget {
             swan-ml-ext server extension: {model.serverError}
           </p>
         )}
-        <VirtualList jobs={jobs} onSelect={id => this.select(id)} />
+        <VirtualList
+          model={model}
+          jobs={jobs}
+          onSelect={id => this.select(id)}
+        />
       </div>
     );
   }

@@ -2,17 +2,33 @@ import { Dialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IBackends, IJob, IJobRequest } from '../api';
-import { JobsModel } from '../model';
+import { IBackend, IBackends, IJob, IJobRequest, IResources } from '../api';
+import {
+  initialResources,
+  requestResources,
+  validateResources
+} from '../resources';
+import { IJobsModel } from '../tokens';
 import { IParam } from '../params';
-import { FormErrors, IFormValues, validate } from './validate';
+import { ResourceForm } from './resourceForm';
+import { FormErrors, nameError, validateParameters } from './validate';
 
 export interface ISubmitDefaults {
   backend?: string;
   environment?: string;
-  cpus?: number;
-  memory_mb?: number;
-  gpus?: number;
+  /**
+   * Preferred resource values by field name (settings, or the job being resubmitted);
+   * a field the chosen backend does not have is ignored.
+   */
+  resources?: IResources;
+}
+
+/** What the submit form edits besides the resources (parameters as typed text). */
+export interface IFormValues {
+  backend: string;
+  environment: string;
+  name: string;
+  params: IParam[];
 }
 
 interface IFieldProps {
@@ -20,9 +36,7 @@ interface IFieldProps {
   label: string;
   value: string;
   error?: string;
-  hint?: string;
   onChange: (v: string) => void;
-  inputMode?: 'numeric' | 'decimal' | 'text';
   placeholder?: string;
 }
 
@@ -35,15 +49,11 @@ function Field(props: IFieldProps): JSX.Element {
         id={props.id}
         className="jp-mod-styled"
         value={props.value}
-        inputMode={props.inputMode ?? 'numeric'}
         placeholder={props.placeholder}
         aria-invalid={!!props.error}
         aria-describedby={props.error ? errId : undefined}
         onChange={e => props.onChange(e.target.value)}
       />
-      {props.hint && !props.error && (
-        <span className="jp-SwanML-hint">{props.hint}</span>
-      )}
       {props.error && (
         <span id={errId} className="jp-SwanML-error" role="alert">
           {props.error}
@@ -53,7 +63,23 @@ function Field(props: IFieldProps): JSX.Element {
   );
 }
 
-/** The submit form: backend, resources, environment, typed parameters, name. */
+/** "1 of 2 GPUs free (A100)", when the backend says what is free. */
+function gpuHint(backend: IBackend | undefined): string {
+  const res: any = backend?.resources ?? {};
+  if (res.gpus_total === undefined) {
+    return '';
+  }
+  const types = (res.gpu_types ?? []).map((t: any) => t.name).filter(Boolean);
+  return (
+    `${res.gpus_free} of ${res.gpus_total} GPUs free` +
+    (types.length ? ` (${types.join(', ')})` : '')
+  );
+}
+
+/**
+ * The submit form: backend, environment, the backend's resources (from its
+ * `resource_schema`), typed parameters, name.
+ */
 export class SubmitForm extends ReactWidget {
   constructor(
     readonly notebook: string,
@@ -66,51 +92,101 @@ export class SubmitForm extends ReactWidget {
     this.addClass('jp-SwanML-submit');
     const available = backends.backends.filter(b => b.available);
     const preferred = defaults.backend ?? backends.default_backend;
+    const environments = backends.environments;
+    const environment =
+      defaults.environment ?? backends.default_environment ?? '';
     this.values = {
       backend:
         available.find(b => b.name === preferred)?.name ??
         available[0]?.name ??
         '',
       environment:
-        backends.environments.find(e => e.name === defaults.environment)
-          ?.name ??
-        backends.environments[0]?.name ??
+        environments.find(e => e.name === environment)?.name ??
+        environments[0]?.name ??
         '',
       name,
-      cpus: String(defaults.cpus ?? 1),
-      memory_mb: String(defaults.memory_mb ?? 2048),
-      gpus: String(defaults.gpus ?? 0),
-      gpu_memory_mb: '',
-      gpu_capability: '',
-      max_runtime_s: '',
       params: params.map(p => ({ ...p }))
     };
+    this._preferred = { ...defaults.resources };
+    this.resources = this.backend
+      ? initialResources(this.backend.resource_schema, this._preferred)
+      : {};
   }
 
   values: IFormValues;
+  /** The chosen backend's resource values, as the form holds them. */
+  resources: IResources;
   errors: FormErrors = {};
+  /** Resource errors found by the last check, by field. */
+  resourceErrors: Record<string, string> = {};
   serverError = '';
   busy = false;
 
-  /** Check the values; show what is wrong. The request when all is well. */
-  check(): IJobRequest | null {
-    const { errors, request } = validate(this.values, this.backends.limits);
-    this.errors = errors;
-    if (!this.values.backend) {
-      this.errors.backend = 'no backend is available';
-    }
-    this.update();
-    if (!request || this.errors.backend) {
-      return null;
-    }
-    return { notebook: this.notebook, ...request };
+  /** The chosen backend. */
+  get backend(): IBackend | undefined {
+    return this.backends.backends.find(b => b.name === this.values.backend);
   }
 
-  private set(key: keyof IFormValues, value: string): void {
-    (this.values as any)[key] = value;
+  /** Choose another backend: its own resource fields, keeping values both have. */
+  setBackend(name: string): void {
+    this._preferred = { ...this._preferred, ...this.resources };
+    this.values.backend = name;
+    const backend = this.backend;
+    this.resources = backend
+      ? initialResources(backend.resource_schema, this._preferred)
+      : {};
+    this.resourceErrors = {};
+    delete this.errors.backend;
+    this.update();
+  }
+
+  /** Check every value; show what is wrong. The request when all is well. */
+  check(): IJobRequest | null {
+    const backend = this.backend;
+    const { errors, parameters } = validateParameters(this.values.params);
+    const name = nameError(this.values.name);
+    if (name) {
+      errors.name = name;
+    }
+    if (!backend) {
+      errors.backend = 'no backend is available';
+    }
+    this.errors = errors;
+    this.resourceErrors = backend
+      ? validateResources(backend.resource_schema, this.resources)
+      : {};
+    this.update();
+    if (
+      !backend ||
+      Object.keys(errors).length ||
+      Object.keys(this.resourceErrors).length
+    ) {
+      return null;
+    }
+    return {
+      notebook: this.notebook,
+      backend: backend.name,
+      environment: this.values.environment,
+      name: this.values.name.trim() || undefined,
+      parameters,
+      resources: requestResources(this.resources)
+    };
+  }
+
+  private set(key: 'environment' | 'name', value: string): void {
+    this.values[key] = value;
+    if (key === 'name' && this.errors.name) {
+      this.errors.name = nameError(value) || undefined;
+    }
+    this.update();
+  }
+
+  private setParam(index: number, text: string): void {
+    const params = this.values.params;
+    params[index] = { ...params[index], text };
+    const key = `param-${index}`;
     if (this.errors[key]) {
-      const { errors } = validate(this.values, this.backends.limits);
-      this.errors = errors;
+      this.errors[key] = validateParameters(params).errors[key];
     }
     this.update();
   }
@@ -118,16 +194,8 @@ export class SubmitForm extends ReactWidget {
   render(): JSX.Element {
     const v = this.values;
     const e = this.errors;
-    const backend = this.backends.backends.find(b => b.name === v.backend);
-    const res: any = backend?.resources ?? {};
-    const gpuHint =
-      res.gpus_total !== undefined
-        ? `${res.gpus_free} of ${res.gpus_total} GPUs free` +
-          (res.gpu_types?.length
-            ? ` (${res.gpu_types.map((t: any) => t.name).join(', ')})`
-            : '')
-        : undefined;
-    const offersGpuConstraints = !!backend?.capabilities?.gpu_constraints;
+    const backend = this.backend;
+    const hint = gpuHint(backend);
     return (
       <form
         className="jp-SwanML-form"
@@ -144,7 +212,7 @@ export class SubmitForm extends ReactWidget {
               id="swan-backend"
               className="jp-mod-styled"
               value={v.backend}
-              onChange={ev => this.set('backend', ev.target.value)}
+              onChange={ev => this.setBackend(ev.target.value)}
             >
               {this.backends.backends.map(b => (
                 <option
@@ -153,7 +221,7 @@ export class SubmitForm extends ReactWidget {
                   disabled={!b.available}
                   title={b.reason}
                 >
-                  {b.name}
+                  {b.title || b.name}
                   {b.available ? '' : ` — unavailable: ${b.reason ?? ''}`}
                 </option>
               ))}
@@ -180,57 +248,17 @@ export class SubmitForm extends ReactWidget {
             </select>
           </div>
         </div>
-        <div className="jp-SwanML-row">
-          <Field
-            id="swan-cpus"
-            label="CPUs"
-            value={v.cpus}
-            error={e.cpus}
-            onChange={x => this.set('cpus', x)}
-          />
-          <Field
-            id="swan-memory"
-            label="Memory (MB)"
-            value={v.memory_mb}
-            error={e.memory_mb}
-            onChange={x => this.set('memory_mb', x)}
-          />
-          <Field
-            id="swan-gpus"
-            label="GPUs"
-            value={v.gpus}
-            error={e.gpus}
-            hint={gpuHint}
-            onChange={x => this.set('gpus', x)}
-          />
-        </div>
-        {offersGpuConstraints && (
-          <div className="jp-SwanML-row">
-            <Field
-              id="swan-gpu-memory"
-              label="Min. GPU memory (MB)"
-              value={v.gpu_memory_mb}
-              error={e.gpu_memory_mb}
-              placeholder="any"
-              onChange={x => this.set('gpu_memory_mb', x)}
+        {backend && (
+          <div className="jp-SwanML-resources">
+            <ResourceForm
+              key={backend.name}
+              schema={backend.resource_schema}
+              values={this.resources}
+              onChange={values => {
+                this.resources = values;
+              }}
             />
-            <Field
-              id="swan-gpu-capability"
-              label="Min. GPU capability"
-              value={v.gpu_capability}
-              error={e.gpu_capability}
-              inputMode="decimal"
-              placeholder="any"
-              onChange={x => this.set('gpu_capability', x)}
-            />
-            <Field
-              id="swan-runtime"
-              label="Max. runtime (s)"
-              value={v.max_runtime_s}
-              error={e.max_runtime_s}
-              placeholder="none"
-              onChange={x => this.set('max_runtime_s', x)}
-            />
+            {hint && <span className="jp-SwanML-hint">{hint}</span>}
           </div>
         )}
         <fieldset className="jp-SwanML-params">
@@ -247,11 +275,7 @@ export class SubmitForm extends ReactWidget {
               label={`${p.name} (${p.type})`}
               value={p.text}
               error={e[`param-${i}`]}
-              inputMode="text"
-              onChange={x => {
-                v.params[i] = { ...p, text: x };
-                this.set('params', v.params as any);
-              }}
+              onChange={x => this.setParam(i, x)}
             />
           ))}
         </fieldset>
@@ -260,7 +284,6 @@ export class SubmitForm extends ReactWidget {
           label="Job name"
           value={v.name}
           error={e.name}
-          inputMode="text"
           placeholder={this.notebook
             .split('/')
             .pop()
@@ -275,6 +298,8 @@ export class SubmitForm extends ReactWidget {
       </form>
     );
   }
+
+  private _preferred: IResources;
 }
 
 /**
@@ -284,7 +309,7 @@ export class SubmitForm extends ReactWidget {
 export class SubmitDialog extends Dialog<IJob | null> {
   constructor(
     readonly form: SubmitForm,
-    readonly model: JobsModel
+    readonly model: IJobsModel
   ) {
     super({
       title: 'Run on batch',

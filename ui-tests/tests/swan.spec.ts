@@ -105,6 +105,69 @@ test.describe('Run on batch', () => {
     expect(newest.parameters).toEqual({ x: 5, label: 'from the UI' });
   });
 
+  test('the resource fields are the backend\'s resource schema', async ({ page, tmpPath }) => {
+    const resp = await page.request.get('/swan-ml-ext/backends');
+    const published = await resp.json();
+    const backend = published.backends.find((b: any) => b.name === published.default_backend);
+    const props = backend.resource_schema.properties as Record<string, any>;
+    await page.notebook.openByPath(`${tmpPath}/sweep.ipynb`);
+    await openRunOnBatch(page);
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.getByLabel('Backend', { exact: true })).toHaveValue(backend.name);
+    // one field per property, in the schema's order, titled (with the unit) and bounded by it
+    const shown = await dialog
+      .locator('.jp-SwanML-resources input, .jp-SwanML-resources select')
+      .evaluateAll(els => els.map(e => e.id.replace(/^swan-resources_/, '')));
+    expect(shown).toEqual(Object.keys(props));
+    for (const [key, field] of Object.entries(props)) {
+      const title = field['x-unit'] ? `${field.title} (${field['x-unit']})` : field.title;
+      const input = dialog.getByLabel(title, { exact: true });
+      await expect(input).toHaveAttribute('id', `swan-resources_${key}`);
+      await expect(input).toHaveValue(field.default === null ? '' : String(field.default));
+    }
+    await expect(dialog.getByText(/GPUs free/)).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}/0-dialog-schema.png` });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+
+  test('another backend: its own fields, and only the actions it has', async ({ page, tmpPath }) => {
+    // ui_backend.py: executors and a size, cancel only, an engine reference labelled "ticket"
+    await page.notebook.openByPath(`${tmpPath}/slow.ipynb`);
+    await openRunOnBatch(page);
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Backend', { exact: true }).selectOption('queue');
+    await expect(dialog.getByLabel('Executors', { exact: true })).toHaveValue('2');
+    await expect(dialog.getByLabel('Executor size', { exact: true })).toBeVisible();
+    await expect(dialog.getByLabel('Memory (MB)', { exact: true })).toHaveCount(0);
+    await expect(dialog.getByText(/GPUs free/)).toHaveCount(0);
+    await dialog.getByLabel('Executors', { exact: true }).fill('9');
+    await expect(dialog.getByRole('alert').filter({ hasText: 'Executors must be at most 8' })).toBeVisible();
+    await dialog.getByLabel('Executors', { exact: true }).fill('3');
+    await dialog.getByLabel('Executor size', { exact: true }).selectOption({ label: 'large' });
+    await dialog.getByLabel('Job name', { exact: true }).fill('queued');
+    await page.screenshot({ path: `${SHOTS}/9-dialog-other-backend.png` });
+    await dialog.getByRole('button', { name: 'Submit job' }).click();
+    await expect(page.getByRole('dialog')).toHaveCount(0);
+    const newest = (await (await page.request.get('/swan-ml-ext/jobs?limit=1')).json()).jobs[0];
+    expect(newest.backend).toBe('queue');
+    expect(newest.resources).toEqual({ executors: 3, executor_size: 'large' });
+
+    const jobs = page.getByRole('list', { name: 'Jobs' });
+    await jobs.getByRole('listitem', { name: /^queued/ }).click();
+    const detail = page.locator('.jp-SwanML-detail');
+    const engine = detail.locator('dt', { hasText: 'Engine' }).locator('xpath=following-sibling::dd[1]');
+    await expect(engine).toHaveText(/^ticket \d+$/);
+    const resources = detail.locator('dt', { hasText: 'Resources' }).locator('xpath=following-sibling::dd[1]');
+    await expect(resources).toHaveText('Executors 3 · Executor size large');
+    await expect(detail.getByRole('button', { name: 'Cancel' })).toBeVisible();
+    await expect(detail.getByRole('button', { name: 'Hold' })).toHaveCount(0);
+    await expect(detail.locator('progress')).toHaveCount(0);
+    await expect(page.getByLabel('Log tail')).toHaveText('The log is shown once the job has finished.');
+    await page.screenshot({ path: `${SHOTS}/10-job-view-other-backend.png` });
+    await detail.getByRole('button', { name: 'Cancel' }).click();
+    await expect(detail.locator('.jp-SwanML-badge')).toHaveText('cancelled');
+  });
+
   test('an invalid value shows an inline error and submits nothing', async ({
     page,
     tmpPath
@@ -113,12 +176,27 @@ test.describe('Run on batch', () => {
     const before = await jobCount(page);
     await openRunOnBatch(page);
     const dialog = page.getByRole('dialog');
-    await dialog.getByLabel('CPUs', { exact: true }).fill('0');
+    // a parameter is checked when Submit is pressed
     await dialog.getByLabel('x (int)', { exact: true }).fill('forty');
     await dialog.getByRole('button', { name: 'Submit job' }).click();
-    await expect(dialog.getByRole('alert').filter({ hasText: 'cpus must be at least 1' })).toBeVisible();
     await expect(dialog.getByRole('alert').filter({ hasText: 'x must be an integer' })).toBeVisible();
+    // resources are checked as they are typed, against the backend's resource schema;
+    // the dialog's Submit is disabled while a field is out of its bounds
+    await dialog.getByLabel('CPUs', { exact: true }).fill('0');
+    await dialog.getByLabel('Memory (MB)', { exact: true }).fill('999999999');
+    await expect(dialog.getByRole('alert').filter({ hasText: 'CPUs must be at least 1' })).toBeVisible();
+    await expect(dialog.getByRole('alert').filter({ hasText: /^Memory must be at most \d+$/ })).toBeVisible();
+    await expect(dialog.getByLabel('CPUs', { exact: true })).toHaveAttribute('aria-invalid', 'true');
+    await expect(dialog.getByRole('button', { name: 'Submit job' })).toBeDisabled();
     await page.screenshot({ path: `${SHOTS}/6-invalid.png` });
+    // a rule across fields that only the server checks: its 4xx message, the dialog stays open
+    await dialog.getByLabel('CPUs', { exact: true }).fill('1');
+    await dialog.getByLabel('Memory (MB)', { exact: true }).fill('256');
+    await dialog.getByLabel('x (int)', { exact: true }).fill('40');
+    await dialog.getByLabel('Minimum GPU memory (MB)', { exact: true }).fill('8000');
+    await dialog.getByRole('button', { name: 'Submit job' }).click();
+    await expect(dialog.getByRole('alert').filter({ hasText: /GPU/ })).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}/6b-server-refused.png` });
     await expect(page.getByRole('dialog')).toBeVisible();
     expect(await jobCount(page)).toBe(before);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
@@ -134,14 +212,23 @@ test.describe('Run on batch', () => {
     await dialog.getByRole('button', { name: 'Submit job' }).click();
     const jobs = page.getByRole('list', { name: 'Jobs' });
     await jobs.getByRole('listitem', { name: /to cancel/ }).click();
-    await page
-      .locator('.jp-SwanML-detail')
-      .getByRole('button', { name: 'Cancel' })
-      .click();
+    const detail = page.locator('.jp-SwanML-detail');
+    // the backend's capabilities decide the actions; its labels show the engine reference
+    const published = await (await page.request.get('/swan-ml-ext/backends')).json();
+    const backend = published.backends.find((b: any) => b.name === published.default_backend);
+    const engine = detail.locator('dt', { hasText: 'Engine' }).locator('xpath=following-sibling::dd[1]');
+    await expect(engine).toHaveText(new RegExp(`^${backend.engine_ref_labels[0].label} \\d+`));
+    if (backend.capabilities.hold) {
+      await expect(detail.getByRole('button', { name: 'Hold' })).toBeVisible();
+    } else {
+      await expect(detail.getByRole('button', { name: 'Hold' })).toHaveCount(0);
+    }
+    await page.screenshot({ path: `${SHOTS}/7-job-view.png` });
+    await detail.getByRole('button', { name: 'Cancel' }).click();
     await expect(page.locator('.jp-SwanML-detail .jp-SwanML-badge')).toHaveText(
       'cancelled'
     );
-    await page.screenshot({ path: `${SHOTS}/7-cancelled.png` });
+    await page.screenshot({ path: `${SHOTS}/8-cancelled.png` });
     await page.getByRole('button', { name: '← All jobs' }).click();
     await expect(jobs.getByRole('listitem', { name: 'to cancel cancelled' })).toBeVisible();
   });
