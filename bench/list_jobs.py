@@ -87,19 +87,32 @@ def main() -> None:
                 raw.append(time.perf_counter() - t)
             _line(title, ours, raw, goal, peer)
         sample = random.Random(1).sample(ids, N_REQ)
-        ours = [timed_http(conn, token, f"/swan-ml-ext/jobs/{i}") for i in sample]
+        # One job vs jupyter_server's own cheapest authenticated route (GET /api/status), on
+        # the same connection, requests alternating so that drift weighs on both alike.
+        ours, floor = [], []
+        for n, i in enumerate(sample):
+            pair = [f"/swan-ml-ext/jobs/{i}", "/api/status"]
+            if n % 2:
+                pair.reverse()
+            times = {p: timed_http(conn, token, p) for p in pair}
+            ours.append(times[f"/swan-ml-ext/jobs/{i}"])
+            floor.append(times["/api/status"])
         raw = []
         for i in sample:
             t = time.perf_counter()
             store.get_public(i)
             raw.append(time.perf_counter() - t)
         _line("GET /jobs/{id}", ours, raw, 1.0, 2.1)
-        # The floor: jupyter_server's own cheapest authenticated route, same connection.
-        floor = [timed_http(conn, token, "/api/status") for _ in range(N_REQ)]
-        f = stats(floor)
+        f, o = stats(floor), stats(ours)
         print(
             f"  {'floor: GET /api/status (jupyter_server)':34} {f['median'] * 1000:7.2f}"
             f" {f['p95'] * 1000:7.2f}"
+        )
+        ratio = o["median"] / f["median"]
+        print(
+            f"  GET /jobs/{{id}} vs GET /api/status: {ratio:.2f}x median,"
+            f" {o['p95'] / f['p95']:.2f}x p95; goal <= 1.1x: "
+            + ("MET" if ratio <= 1.1 else "NOT MET")
         )
     finally:
         conn.close()
