@@ -39,8 +39,8 @@ def condor_pool() -> None:
     pool.run("up")
 
 
-@pytest.fixture
-def jp_server_config(tmp_path: Path, condor_pool: None) -> dict[str, Any]:
+def server_config(tmp_path: Path, **swan: Any) -> dict[str, Any]:
+    """The test server's configuration; `swan` adds or overrides SwanMLApp traits."""
     return {
         "ServerApp": {
             "jpserver_extensions": {"swan_ml_ext": True},
@@ -51,9 +51,15 @@ def jp_server_config(tmp_path: Path, condor_pool: None) -> dict[str, Any]:
             "staging_dir": str(tmp_path / "staging"),
             "poll_interval": 0.25,
             "max_gpus": 2,
+            **swan,
         },
         "CondorBackend": {"condor_config": str(pool.client_config())},
     }
+
+
+@pytest.fixture
+def jp_server_config(tmp_path: Path, condor_pool: None) -> dict[str, Any]:
+    return server_config(tmp_path)
 
 
 def conforms(method: str, template: str, status: int, body: Any) -> None:

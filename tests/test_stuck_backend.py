@@ -11,28 +11,19 @@ from typing import Any
 
 import pytest
 
-from swan_ml_ext import pool
+from .conftest import server_config
 
 BLOCK_S = 30.0
 
 
 @pytest.fixture
 def jp_server_config(tmp_path: Path, condor_pool: None) -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"swan_ml_ext": True},
-            "allow_unauthenticated_access": False,
-        },
-        "SwanMLApp": {
-            "db_path": str(tmp_path / "jobs.sqlite"),
-            "staging_dir": str(tmp_path / "staging"),
-            "poll_interval": 0.25,
-            "backends": ["condor", "fake"],
-            "backend_classes": {"fake": "tests.fake_backend:FakeBackend"},
-            "engine_timeout_s": 5.0,
-        },
-        "CondorBackend": {"condor_config": str(pool.client_config())},
-    }
+    return server_config(
+        tmp_path,
+        backends=["condor", "fake"],
+        backend_classes={"fake": "tests.fake_backend:FakeBackend"},
+        engine_timeout_s=5.0,
+    )
 
 
 async def test_a_stuck_backend_delays_no_condor_job(api, swan_app, notebook, capsys):
