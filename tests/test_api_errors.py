@@ -264,3 +264,47 @@ async def test_idempotency_key_reused_with_another_body(api, tmp_path, good_nb):
     status, page = await api.call("GET", "jobs")
     assert page["total"] == 1 and page["jobs"][0]["parameters"] == {"x": 1}
     await api.call("DELETE", f"jobs/{first['id']}")
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"backend": 0}, ["'backend' must be a string, got 0"]),
+        ({"backend": False}, ["'backend' must be a string"]),
+        ({"environment": []}, ["'environment' must be a string"]),
+        ({"inputs": False}, ["'inputs' must be a list"]),
+        ({"inputs": {}}, ["'inputs' must be a list"]),
+        ({"idempotency_key": 5}, ["'idempotency_key' must be a string"]),
+    ],
+)
+async def test_wrong_types_are_not_read_as_absent(api, tmp_path, good_nb, body, words):
+    await expect_400(api, tmp_path, {"notebook": good_nb, **body}, *words)
+
+
+async def test_null_means_default_and_integral_floats_are_integers(api, good_nb):
+    nulls = dict.fromkeys(
+        ("backend", "environment", "name", "parameters", "resources", "inputs"), None
+    )
+    job = await api.submit(notebook=good_nb, idempotency_key=None, **nulls)
+    assert job["name"] == "good" and job["environment"] == "default" and job["inputs"] == []
+    await api.call("DELETE", f"jobs/{job['id']}")
+    job = await api.submit(notebook=good_nb, resources={"cpus": 1.0, "memory_mb": 256.0})
+    assert job["resources"]["cpus"] == 1 and isinstance(job["resources"]["cpus"], int)
+    await api.call("DELETE", f"jobs/{job['id']}")
+
+
+@pytest.mark.parametrize("token", ["", " 1 ", "\x14"])
+async def test_page_token_is_taken_as_sent(api, token):
+    status, data = await api.call("GET", "jobs", page_token=token)
+    assert status == 400 and "page_token" in data["message"]
+
+
+@pytest.mark.parametrize(
+    "method, path, allow",
+    [("PUT", "backends", "GET"), ("PATCH", "jobs", "GET, POST"), ("PUT", "jobs/x", "GET, DELETE")],
+)
+async def test_405_says_which_methods_are_allowed(jp_fetch, swan_app, method, path, allow):
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("swan-ml-ext", *path.split("/"), method=method, body=b"{}")
+    assert e.value.code == 405
+    assert e.value.response.headers["Allow"] == allow

@@ -2,13 +2,14 @@
 
 The schema is loaded from the live server (`swan-ml-ext/openapi.json`), every request carries
 the token, and every response goes through all of Schemathesis' checks: server errors, status
-codes, content types, response schemas and headers, positive and negative data, missing and
-ignored auth, undeclared methods. Hooks point a good share of the generated submissions (valid
-and invalid ones) at a real notebook, so POST /jobs makes real submissions to the personal
-pool, and `{id}` is often a real job's id. The jobs it leaves behind are cancelled.
+codes, content types, response schemas and headers, positive and negative data, auth
+enforcement (probes without the token and with a wrong one), undeclared methods. Hooks point a
+good share of the generated submissions (valid and invalid ones) at a real notebook, so
+POST /jobs makes real submissions to the personal pool, and `{id}` is often a real job's id.
+The jobs it leaves behind are cancelled.
 
 Failures are dropped only where `filter_failure` says why (a rejection the document states in
-words, or a known server issue to fix: KNOWN_SERVER_ISSUES); everything else fails the test.
+words); everything else fails the test.
 """
 
 from __future__ import annotations
@@ -26,18 +27,26 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from schemathesis.openapi.checks import (
+    MissingHeaderNotRejected,
+    RejectedPositiveData,
+)
+
+from swan_ml_ext.client import ClientError
 
 from .conftest import OPENAPI, write_notebook
 from .server import ServerProcess
 
-AUTH = {"Authorization": "token test-token"}
+TOKEN = "token test-token"
+AUTH = {"Authorization": TOKEN}
 GOOD = "good.ipynb"
-MAX_EXAMPLES = 25  # fuzzing cases per operation; the examples and coverage phases add theirs
+MAX_EXAMPLES = 30  # fuzzing cases per operation; the examples and coverage phases add theirs
 LIVE = "pending,running,held"
 
 # Filled during the run: real job ids (for `{id}`), answers, and the failures dropped and why.
 KNOWN_IDS: list[str] = []
 CALLS: collections.Counter[tuple[str, str, int]] = collections.Counter()
+CASES: collections.Counter[str] = collections.Counter()  # generated cases per operation
 DROPPED: collections.Counter[str] = collections.Counter()
 
 _JOB_REQUEST = Draft202012Validator(
@@ -67,37 +76,13 @@ SEMANTIC_400 = {
     "identifiers": r"^parameter name .* is not a valid Python identifier",
 }
 
-# Real mismatches between the server and what it should do, dropped so the suite stays green
-# while they are open. Each is reported with the request that shows it; delete the entry when
-# the server is fixed (the check then guards it).
-KNOWN_SERVER_ISSUES = {
-    # RFC 9110 §15.5.6: a 405 MUST carry Allow. Tornado's default 405 has none, e.g.
-    # `curl -X PUT -H 'Authorization: token …' …/swan-ml-ext/backends` -> 405, no Allow.
-    "405 without Allow": lambda f, case, resp: f.code == "ST204"
-    and getattr(f, "failure_reason", "") == "missing_allow_header",
-    # Tornado's get_query_argument turns control characters into spaces and strips, and the
-    # service reads an empty page_token as none: `GET …/jobs?page_token=` and
-    # `GET …/jobs?page_token=%14` -> 200, though the document's pattern is ^[0-9]{1,18}$.
-    "page_token normalized": lambda f, case, resp: f.code == "ST201"
-    and case.operation.path == "/jobs"
-    and "page_token" in (case.query or {})
-    and re.fullmatch(r"[0-9]{0,18}", _tornado_arg(case.query["page_token"])) is not None,
-    # JSON Schema's integer takes 2.0; the server wants a JSON integer without a fraction:
-    # POST …/jobs {"notebook": "good.ipynb", "resources": {"cpus": 1.0}} -> 400.
-    "integral float": lambda f, case, resp: f.code == "ST202"
-    and re.search(r" must be an integer, got -?\d+\.0\b", _message(resp)) is not None,
-}
-
-
-def _tornado_arg(value: Any) -> str:
-    return re.sub(r"[\x00-\x08\x0e-\x1f]", " ", str(value)).strip()
-
 
 def _message(response: schemathesis.Response) -> str:
     try:
-        message = response.json().get("message")
-    except Exception:  # noqa: BLE001 - not a JSON object: no message
+        data = response.json()
+    except ValueError:  # not JSON: no message
         return ""
+    message = data.get("message") if isinstance(data, dict) else None
     return message if isinstance(message, str) else ""
 
 
@@ -108,30 +93,26 @@ def filter_failure(
     response: schemathesis.Response,
 ) -> bool:
     """False (drop it) only for the failures listed above; True keeps every other one."""
-    code = getattr(failure, "code", None)
     if (
-        code == "ST203"
-        and str(getattr(failure, "header_name", "")).lower() == "authorization"
+        isinstance(failure, MissingHeaderNotRejected)
+        and failure.header_name.lower() == "authorization"
         and response.status_code == 403
     ):
         # Without credentials Jupyter answers 403, as the document says for every operation;
         # missing_required_header insists on 401 for Authorization.
         DROPPED["no credentials: 403 (documented)"] += 1
         return False
-    if code == "ST202" and response.status_code == 400:
+    rejected = isinstance(failure, RejectedPositiveData)
+    if rejected and response.status_code == 400:
         message = _message(response)
         for why, pattern in SEMANTIC_400.items():
             if re.search(pattern, message):
                 DROPPED[f"400 for valid data: {why}"] += 1
                 return False
-    if code == "ST202" and response.status_code == 422 and case.operation.path == "/jobs":
+    if rejected and response.status_code == 422 and case.operation.path == "/jobs":
         # An idempotency_key reused with another body (declared 422): state, not schema.
         DROPPED["422 for valid data: idempotency_key reused"] += 1
         return False
-    for why, known in KNOWN_SERVER_ISSUES.items():
-        if known(failure, case, response):
-            DROPPED[f"KNOWN SERVER ISSUE: {why}"] += 1
-            return False
     return True
 
 
@@ -139,18 +120,21 @@ def filter_failure(
 def server(tmp_path_factory: pytest.TempPathFactory, condor_pool: None) -> Iterator[ServerProcess]:
     srv = ServerProcess(tmp_path_factory.mktemp("schemathesis"))
     write_notebook(srv.root / GOOD, "print(1)", params="x = 1")
-    srv.start()
-    for registry in (KNOWN_IDS, CALLS, DROPPED):
+    for registry in (KNOWN_IDS, CALLS, CASES, DROPPED):
         registry.clear()
-    # A real job from the start, so `{id}` operations meet one before any POST /jobs case.
-    KNOWN_IDS.append(srv.client.submit({"notebook": GOOD, "resources": _small({})})["id"])
+    started = False
     try:
+        srv.start()
+        started = True
+        # A real job from the start, so `{id}` operations meet one before any POST /jobs case.
+        KNOWN_IDS.append(srv.client.submit({"notebook": GOOD, "resources": _small({})})["id"])
         yield srv
     finally:
         try:
-            _cancel_live(srv)
+            if started:
+                _cancel_live(srv)
         finally:
-            srv.stop()
+            srv.stop()  # also when it never answered: no server left behind
 
 
 def _cancel_live(srv: ServerProcess) -> None:
@@ -162,8 +146,8 @@ def _cancel_live(srv: ServerProcess) -> None:
         for job in live:
             try:
                 srv.client.cancel(job["id"])
-            except Exception:  # noqa: BLE001 - finished meanwhile: nothing to cancel
-                pass
+            except ClientError as e:
+                assert e.status == 409, e  # it finished meanwhile: nothing to cancel
         time.sleep(0.5)
     raise AssertionError(f"jobs still live: {srv.client.jobs(state=LIVE, limit=500)['jobs']}")
 
@@ -176,14 +160,16 @@ def _small(resources: Any) -> dict[str, int]:
     return {"cpus": 1, "memory_mb": mem, "gpus": 0}
 
 
-def _good_submission(case: schemathesis.Case, params: dict[str, Any]) -> schemathesis.Case:
-    """The generated name and idempotency_key (repeats exercise 200 and 422), the real
-    notebook, small resources, and either no parameters or `x`."""
+def _good_submission(
+    case: schemathesis.Case, params: dict[str, Any], keep_key: bool
+) -> schemathesis.Case:
+    """The real notebook, small resources, either no parameters or `x`, the generated name,
+    and sometimes the generated idempotency_key (short keys repeat: 200 and 422)."""
     body = case.body
     new: dict[str, Any] = {"notebook": GOOD, "resources": _small(body.get("resources"))}
     if params:
         new["parameters"] = params
-    for key in ("name", "idempotency_key"):
+    for key in ("name", "idempotency_key") if keep_key else ("name",):
         if key in body:
             new[key] = body[key]
     case.body = new
@@ -218,20 +204,23 @@ def _with_id(case: schemathesis.Case, job_id: str | None) -> schemathesis.Case:
 
 
 def flatmap_case(ctx: schemathesis.HookContext, case: schemathesis.Case) -> st.SearchStrategy:
-    """POST /jobs: most valid bodies become real submissions of good.ipynb; most invalid ones
-    name good.ipynb too, when they stay invalid. `{id}`: most cases use a real job's id."""
+    """POST /jobs: 3 valid bodies in 5 become real submissions of good.ipynb (and 1 in 5 has
+    only the notebook replaced); 2 invalid ones in 3
+    name good.ipynb too, if they stay invalid. `{id}`: most cases use a real job's id."""
     op = case.operation
     positive = case.meta is None or case.meta.generation.mode.is_positive
     if op.method.upper() == "POST" and op.path == "/jobs" and isinstance(case.body, dict):
         if not positive:
-            return st.sampled_from([False, True, True]).map(
+            return st.sampled_from([True, False, True]).map(
                 lambda use: _invalid_on_good_notebook(case) if use else case
             )
         params = st.one_of(st.just({}), st.fixed_dictionaries({"x": st.integers(-1000, 1000)}))
-        good = params.map(lambda p: _good_submission(case, p))
-        return st.one_of(st.just(case), good, good, st.just(case).map(_on_good_notebook))
+        keep_key = st.sampled_from([False, True, False])
+        good = st.builds(lambda p, k: _good_submission(case, p, k), params, keep_key)
+        # Hypothesis leans towards the first branch: the real submission.
+        return st.one_of(good, st.just(case), good, st.just(case).map(_on_good_notebook), good)
     if positive and "{id}" in op.path and KNOWN_IDS:
-        return st.sampled_from([None, *KNOWN_IDS[-20:]]).map(lambda i: _with_id(case, i))
+        return st.sampled_from([*KNOWN_IDS[-20:], None]).map(lambda i: _with_id(case, i))
     return st.just(case)
 
 
@@ -248,8 +237,15 @@ def after_call(
 @pytest.fixture(scope="module")
 def api_schema(server: ServerProcess) -> schemathesis.BaseSchema:
     base = f"http://127.0.0.1:{server.port}/swan-ml-ext"
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=AUTH, timeout=30)
+    # OpenAPI-aware auth (securitySchemes.token): every generated request carries the token.
+    config = schemathesis.Config.from_dict({"auth": {"openapi": {"token": {"api_key": TOKEN}}}})
+    schema = schemathesis.openapi.from_url(
+        f"{base}/openapi.json", config=config, headers=AUTH, timeout=30
+    )
     schema.config.update(base_url=base, request_timeout=30)
+    # No generated Authorization values: the token above is the only one sent, and
+    # ignored_auth's probes (no token, a wrong one) check that the server enforces it.
+    schema.config.generation.update(with_security_parameters=False)
     # The token is a test one: show it, and the page_token values, in reproduction commands.
     schema.config.output.sanitization.update(enabled=False)
     for hook in (flatmap_case, after_call, filter_failure):
@@ -265,7 +261,9 @@ def _nodeid_shim(request: pytest.FixtureRequest) -> None:
         request.node._nodeid = request.node.nodeid
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+# Every operation: Schemathesis leaves out the one serving the document (GET /openapi.json)
+# unless a filter names it.
+schema = schemathesis.pytest.from_fixture("api_schema").include(path_regex="^/")
 
 
 @schema.parametrize()
@@ -276,7 +274,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_api(case: schemathesis.Case, server: ServerProcess) -> None:
-    case.call_and_validate(headers=AUTH, timeout=30)
+    CASES[case.operation.label] += 1
+    case.call_and_validate(timeout=30)
 
 
 def test_api_covered_real_jobs(server: ServerProcess) -> None:
@@ -287,23 +286,24 @@ def test_api_covered_real_jobs(server: ServerProcess) -> None:
         [f"{n:5} {m} {p} -> {s}" for (m, p, s), n in sorted(CALLS.items())]
         + [f"{n:5} dropped: {why}" for why, n in sorted(DROPPED.items())]
     )
-    print(f"\n{sum(CALLS.values())} requests\n{summary}")
-    assert CALLS[("POST", "/jobs", 201)] >= 3, summary
+    print(f"\n{sum(CASES.values())} cases, {sum(CALLS.values())} requests\n{summary}")
+    assert CASES.keys() == {f"{m.upper()} {p}" for p, m in _operations()}, CASES
+    assert CALLS[("POST", "/jobs", 201)] >= 1, summary
     assert CALLS[("GET", "/jobs/{id}", 200)] >= 1, summary
     assert not [k for k in CALLS if k[2] >= 500], summary
 
 
+def _operations() -> list[tuple[str, str]]:
+    methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+    return [(p, m) for p, item in OPENAPI["paths"].items() for m in item if m in methods]
+
+
 def test_every_operation_declares_403() -> None:
     """Every route needs an authenticated user: each operation documents its 403."""
-    methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-    ops = [
-        (method.upper(), path, op)
-        for path, item in OPENAPI["paths"].items()
-        for method, op in item.items()
-        if method in methods
-    ]
+    ops = _operations()
     assert len(ops) >= 9
-    missing = [f"{m} {p}" for m, p, op in ops if "403" not in op.get("responses", {})]
+    paths = OPENAPI["paths"]
+    missing = [f"{m.upper()} {p}" for p, m in ops if "403" not in paths[p][m].get("responses", {})]
     assert not missing, missing
 
 

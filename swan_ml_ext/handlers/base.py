@@ -8,6 +8,7 @@ from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
 
 from ..jobs.model import InvalidRequest, SwanMLError, TooLarge
 from ..jobs.service import JobService
@@ -48,6 +49,13 @@ class SwanMLHandler(ExtensionHandlerMixin, APIHandler):
             raise InvalidRequest(f"'{name}' must be between {lo} and {hi}, got {value}")
         return value
 
+    def allowed_methods(self) -> list[str]:
+        return [
+            m
+            for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            if getattr(type(self), m.lower()) is not getattr(web.RequestHandler, m.lower())
+        ]
+
     def reply(self, data: Any, status: int = 200) -> None:
         self.reply_text(json.dumps(data), status)
 
@@ -58,6 +66,8 @@ class SwanMLHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(text)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:  # RFC 9110: a 405 says which methods the resource has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, SwanMLError):
             self.set_status(exc.status)

@@ -19,7 +19,7 @@ class JobsHandler(SwanMLHandler):
             backend=self.get_query_argument("backend", None),
             states=states or None,
             limit=self.int_arg("limit", 25, 1, 500) or 25,
-            page_token=self.get_query_argument("page_token", None),
+            page_token=self.get_query_argument("page_token", None, strip=False),
         )
         self.reply_text(page)
 

@@ -126,7 +126,7 @@ class JobService:
                     f"unknown state {s[:100]!r}; one of: {', '.join(sorted(valid))}"
                 )
         before = None
-        if page_token:
+        if page_token is not None:
             # ASCII digits only ('²'.isdigit() is True) and within SQLite's 64-bit integers.
             if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 18):
                 raise InvalidRequest("invalid page_token: use next_page_token of a previous page")

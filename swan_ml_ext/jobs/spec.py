@@ -67,6 +67,18 @@ def check_json(value: Any, where: str = "the request body", max_depth: int = MAX
                 stack.append((x, f"{at}.{k}" if isinstance(k, str) else f"{at}[{k}]", depth + 1))
 
 
+_WORDS = {str: "a string", list: "a list", dict: "an object"}
+
+
+def _optional(body: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise InvalidRequest(f"'{key}' must be {_WORDS[kind]}, got {_json_clip(value)}")
+    return value
+
+
 def _clip(value: Any, n: int = 100) -> Any:
     return value[:n] + "…" if isinstance(value, str) and len(value) > n else value
 
@@ -199,6 +211,8 @@ def parse_resources(raw: Any, schema: dict[str, Any]) -> dict[str, Any]:
         if value is None and "null" in types:
             out.pop(key, None)
             continue
+        if "integer" in types and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's integer: 2.0 is one
         if not any(_TYPES[t](value) for t in types if t in _TYPES):
             want = " or ".join(_TYPE_WORDS[t] for t in types if t in _TYPE_WORDS)
             raise InvalidRequest(f"resources.{key} must be {want}, got {_json_clip(value)}")
@@ -295,13 +309,14 @@ def parse_spec(
         raise InvalidRequest(f"unknown field(s): {', '.join(u[:100] for u in unknown[:10])}")
     rel, full = resolve_path(root_dir, body.get("notebook"), "notebook")
     nb = read_notebook(full, rel)
-    backend = body.get("backend") or default_backend
-    if not isinstance(backend, str) or backend not in backends:
+    # An optional field given as null means its default; any other value must have its type.
+    backend = _optional(body, "backend", str, default_backend)
+    if backend not in backends:
         raise InvalidRequest(
             f"unknown backend {_clip(backend)!r}; enabled on this server: {', '.join(backends)}"
         )
-    env_name = body.get("environment") or default_environment
-    if not isinstance(env_name, str) or env_name not in environments:
+    env_name = _optional(body, "environment", str, default_environment)
+    if env_name not in environments:
         raise InvalidRequest(
             f"unknown environment {_clip(env_name)!r}; available: {', '.join(sorted(environments))}"
         )
@@ -313,17 +328,15 @@ def parse_spec(
             f"the notebook's kernel {kernel!r} cannot run in environment {env_name!r}"
             f" (it has: {', '.join(env.kernels)}); change the notebook's kernel or the environment"
         )
-    inputs_raw = body.get("inputs") or []
-    if not isinstance(inputs_raw, list):
-        raise InvalidRequest("'inputs' must be a list of paths")
+    inputs_raw = _optional(body, "inputs", list, [])
     if len(inputs_raw) > MAX_INPUTS:
         raise InvalidRequest(f"'inputs' has {len(inputs_raw)} paths; the limit is {MAX_INPUTS}")
     inputs = [resolve_path(root_dir, p, "inputs")[0] for p in inputs_raw]
     rules = backends[backend]
     resources = parse_resources(body.get("resources"), rules.resource_schema(limits))
     rules.check_resources(resources)
-    key = body.get("idempotency_key")
-    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
+    key = _optional(body, "idempotency_key", str, None)
+    if key is not None and not 0 < len(key) <= 200:
         raise InvalidRequest("'idempotency_key' must be a string of 1-200 characters")
     return JobSpec(
         notebook=rel,
