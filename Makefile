@@ -51,7 +51,7 @@ swan_ml_ext/labextension/package.json: node_modules/.yarn-state.yml $(shell find
 
 install: $(VENV)/.installed
 $(VENV)/.installed: $(VENV)/.deps swan_ml_ext/labextension/package.json
-	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test,kubeflow]"
 	jupyter labextension develop --overwrite . >/dev/null
 	jupyter server extension enable --sys-prefix swan_ml_ext >/dev/null
 	@touch $@
