@@ -9,7 +9,8 @@ DEMO_DIR ?= $(CURDIR)/demo
 DEMO_PORT ?= 8888
 # Build tools and the versions seen working together (notes: labext-build-and-ui-tests.md).
 BUILD_TOOLS := "jupyterlab==4.6.6" "jupyter_server==2.21.1" "hatchling>=1.33" \
-	"hatch-jupyter-builder==0.10.0" "hatch-nodejs-version==0.4.0" editables "jupyter-builder>=1.3"
+	"hatch-jupyter-builder==0.10.0" "hatch-nodejs-version==0.4.0" editables "jupyter-builder>=1.3" \
+	setuptools wheel
 
 .PHONY: demo test deps system venv js build install pool lint pytest bench clean
 

@@ -128,6 +128,12 @@ class Backend(LoggingConfigurable):
             d["reason"] = status.reason
         return d
 
+    def preview(self, job: Job, staged: Path, environment: Environment) -> dict[str, str]:
+        """What submit() would hand to the engine, submitting nothing: {"format": e.g.
+        "htcondor-submit" or "kfp-pipeline-yaml", "text": ...}. `staged` holds the job's
+        snapshot as submit() would see it (a scratch folder, removed afterwards)."""
+        raise NotImplementedError
+
     # -- the engine ------------------------------------------------------------------------
     def status(self) -> BackendStatus:
         raise NotImplementedError
