@@ -135,6 +135,27 @@ export interface IJobRequest {
   idempotency_key?: string;
 }
 
+/**
+ * What `POST jobs/preview` answers: what submitting the request would hand to the engine
+ * (nothing is submitted), with the request as the server validated it.
+ */
+export interface IJobPreview {
+  backend: string;
+  /** How to read `text`: `htcondor-submit`, `kfp-pipeline-yaml`, `text`... */
+  format: string;
+  text: string;
+  notebook: string;
+  name: string;
+  parameters: Record<string, unknown>;
+  /** As validated against the backend's resource schema, defaults filled in. */
+  resources: IResources;
+  environment: string;
+  kernel_name: string;
+  inputs: string[];
+  /** The job a submission would return instead (same idempotency_key and body). */
+  existing_job: string | null;
+}
+
 export const FINAL_STATES: ReadonlySet<JobState> = new Set([
   'completed',
   'failed',

@@ -8,6 +8,7 @@ import {
   IBackends,
   IJob,
   IJobList,
+  IJobPreview,
   IJobRequest,
   JobState,
   requestAPI
@@ -190,6 +191,14 @@ export class JobsModel implements IJobsModel {
     this._merge([job]);
     this._changed.emit();
     return job;
+  }
+
+  async preview(request: IJobRequest): Promise<IJobPreview> {
+    return requestAPI<IJobPreview>(
+      'jobs/preview',
+      { method: 'POST', body: JSON.stringify(request) },
+      this.serverSettings
+    );
   }
 
   async act(id: string, action: JobAction): Promise<IJob> {

@@ -1,7 +1,14 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
-import type { IBackend, IBackends, IJob, IJobRequest, JobState } from './api';
+import type {
+  IBackend,
+  IBackends,
+  IJob,
+  IJobPreview,
+  IJobRequest,
+  JobState
+} from './api';
 
 /** One job changed state (`previous` is null for a job seen for the first time). */
 export interface IJobChange {
@@ -46,6 +53,11 @@ export interface IJobsModel {
   /** The whole job from the server (list pages may leave fields out). */
   fetchJob(id: string): Promise<IJob>;
   submit(request: IJobRequest): Promise<IJob>;
+  /**
+   * What submitting this request would hand to the engine, submitting nothing (checked as a
+   * submission is). Optional: the dialog offers a preview only with it.
+   */
+  preview?(request: IJobRequest): Promise<IJobPreview>;
   act(id: string, action: JobAction): Promise<IJob>;
   logs(id: string, tail?: number): Promise<IJobLogs>;
 }

@@ -12,6 +12,7 @@ from .commands import (
     ParserExit,
     UsageError,
     build_parser,
+    dry_run,
     follow_logs,
     progress_line,
     run_verb,
@@ -63,6 +64,10 @@ def run(args: Any, client: SwanMLClient) -> int:
         # chosen backend's schema before the job is sent (the server checks them again)
         spec = submit_spec(args, args.notebook, client)
         to_server_paths(spec, client)
+        if args.dry_run:
+            result = dry_run(args, spec, client)
+            emit(result.data, result.text)
+            return EXIT_OK
         job = client.submit(spec)
         if not args.wait:
             emit(job, f"submitted {progress_line(job)}")

@@ -23,7 +23,8 @@ STATE_COLOURS = {
 }  # fmt: skip
 
 VERBS_HELP = """verbs:
-  submit [NOTEBOOK] [options]   run a notebook on a backend (default: the current notebook)
+  submit [NOTEBOOK] [options]   run a notebook on a backend (default: the current notebook);
+                                --dry-run shows what would go to the engine, submits nothing
   jobs [--state S] [--backend B] [--limit N]   list jobs, newest first
   status ID                     one job
   logs ID [--tail N] [--follow] stdout/stderr so far
@@ -164,6 +165,12 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
     )
     s.add_argument("--name")
     s.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be handed to the engine (e.g. the HTCondor submit description),"
+        " checked like a submission; submit nothing",
+    )
 
     j = verb("jobs", "list jobs")
     j.add_argument("--state", action="append")
@@ -262,6 +269,23 @@ def submit_spec(args: argparse.Namespace, notebook: str, client: SwanMLClient) -
     if not spec.get("resources"):
         return spec
     return spec_from_args(args, notebook, client.backends())
+
+
+def check_dry_run(args: argparse.Namespace) -> None:
+    """Options that make no sense with --dry-run: a UsageError before anything is sent."""
+    if getattr(args, "dry_run", False) and args.wait:
+        raise UsageError("--dry-run submits nothing: there is nothing to --wait for")
+
+
+def dry_run(args: argparse.Namespace, spec: dict[str, Any], client: SwanMLClient) -> Output:
+    """`submit --dry-run`: the server's preview of the spec (POST jobs/preview: the same
+    checks as a submission, nothing submitted). Text: what would go to the engine."""
+    check_dry_run(args)
+    data = client.request("POST", "jobs/preview", spec)
+    text = data["text"].rstrip("\n")
+    if data.get("existing_job"):
+        text += f"\n# submitting this again would return job {data['existing_job']}"
+    return Output(data, text)
 
 
 # --- backends as data: resource schema, capabilities, engine reference labels --------------

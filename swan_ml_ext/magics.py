@@ -23,6 +23,8 @@ from .commands import (
     ParserExit,
     UsageError,
     build_parser,
+    check_dry_run,
+    dry_run,
     follow_logs,
     progress_line,
     root_relative,
@@ -101,6 +103,7 @@ class SwanMagics(Magics):
         spec = spec_from_args(args, "")  # options first: a bad one fails before anything else
         if cell is not None and args.notebook:
             raise UsageError("%%swan submit takes no NOTEBOOK: the cell is the notebook")
+        check_dry_run(args)
         spec = submit_spec(args, "", client)  # resources checked against the backend's schema
         if args.notebook:  # relative to the kernel's folder, like --input
             spec["notebook"] = args.notebook
@@ -111,6 +114,16 @@ class SwanMagics(Magics):
                 spec["notebook"] = self._cell_notebook(cell, args.name, client)
             else:
                 spec["notebook"] = self._current_notebook(client)
+        if args.dry_run:
+            try:
+                out = dry_run(args, spec, client)
+            finally:
+                if cell is not None:  # the cell's notebook was only written for the preview
+                    self._remove_cell_notebook(spec["notebook"], client)
+            if args.json:
+                return out.data
+            print(out.text)
+            return None
         job = client.submit(spec)
         if not args.wait:
             print(f"submitted {progress_line(job)}")
@@ -155,6 +168,14 @@ class SwanMagics(Magics):
                     file=sys.stderr,
                 )
         return rel
+
+    def _remove_cell_notebook(self, rel: str, client: SwanMLClient) -> None:
+        path = Path(client.root_dir()) / rel
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()  # .swan-ml-cells, when nothing else is in it
+        except OSError:
+            pass
 
     def _cell_notebook(self, code: str, name: str | None, client: SwanMLClient) -> str:
         root = client.root_dir()

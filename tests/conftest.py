@@ -96,10 +96,12 @@ class Api:
             status, data = resp.code, json.loads(resp.body)
         except HTTPClientError as e:
             status, data = e.code, json.loads(e.response.body)
-        template = "/" + "/".join(
-            "{id}" if i == 1 and path.startswith("jobs/") else part
-            for i, part in enumerate(path.split("/"))
-        )
+        template = "/" + path
+        if template not in OPENAPI["paths"]:
+            template = "/" + "/".join(
+                "{id}" if i == 1 and path.startswith("jobs/") else part
+                for i, part in enumerate(path.split("/"))
+            )
         conforms(method, template, status, data)
         return status, data
 

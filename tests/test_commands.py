@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from swan_ml_ext import cli
 from swan_ml_ext.client import ClientError, Server, SwanMLClient
 from swan_ml_ext.commands import (
     UsageError,
     build_parser,
+    dry_run,
     engine_text,
     format_backends,
     format_job,
@@ -690,11 +692,21 @@ class RecordingClient(SwanMLClient):
         super().__init__(Server("http://test.invalid/", "t"))
         self._jobs, self._backends = jobs, backends
         self.calls: list[tuple[str, str]] = []
+        self.previewed: Any = None  # the body of the last POST jobs/preview
 
     def request(self, method, path, body=None, query=None):  # type: ignore[override]
         self.calls.append((method, path))
         if path == "backends":
             return json.loads(json.dumps(self._backends))
+        if path == "jobs/preview" and method == "POST":
+            self.previewed = body
+            return {
+                "backend": body.get("backend") or "batch",
+                "format": "htcondor-submit",
+                "text": "request_cpus = 1\nexecutable = /s/swan_job.sh\nqueue\n",
+                "resources": {"cpus": 1, **(body.get("resources") or {})},
+                "existing_job": None,
+            }
         parts = path.split("/")
         if parts[0] == "jobs" and len(parts) >= 2:
             if parts[1] not in self._jobs:
@@ -784,3 +796,59 @@ def test_submit_spec_fetches_the_schema_once_and_only_for_resources() -> None:
     with pytest.raises(UsageError, match="memory"):  # malformed: before any request
         submit_spec(parser.parse_args(["submit", "x", "--memory", "lots"]), "x", client)
     assert client.calls == []
+
+
+# --- submit --dry-run ---------------------------------------------------------------------
+
+
+def test_dry_run_is_a_submit_option_after_or_before_the_others() -> None:
+    parser = build_parser("swan-ml")
+    assert parser.parse_args(["submit", "nb.ipynb"]).dry_run is False
+    args = parser.parse_args(["--json", "submit", "--dry-run", "nb.ipynb", "--cpus", "2"])
+    assert (args.dry_run, args.json, args.cpus) == (True, True, 2)
+    assert build_parser("%swan").parse_args(["submit", "--dry-run"]).dry_run is True
+
+
+def test_dry_run_asks_for_the_preview_and_submits_nothing() -> None:
+    client = fake_client()
+    args = build_parser("swan-ml").parse_args(["submit", "nb.ipynb", "--dry-run", "--cpus", "1"])
+    spec = submit_spec(args, "nb.ipynb", client)
+    out = dry_run(args, spec, client)
+    # one schema check, one preview, and no POST jobs
+    assert client.calls == [("GET", "backends"), ("POST", "jobs/preview")]
+    assert client.previewed == {"notebook": "nb.ipynb", "resources": {"cpus": 1}}
+    assert out.text == "request_cpus = 1\nexecutable = /s/swan_job.sh\nqueue"
+    assert out.data["format"] == "htcondor-submit"  # --json: the whole answer
+
+
+def test_dry_run_names_the_job_a_resubmission_would_return() -> None:
+    client = fake_client()
+    client.request = lambda *a, **k: {"text": "x = 1\n", "existing_job": "abc"}  # type: ignore
+    args = build_parser("swan-ml").parse_args(["submit", "nb.ipynb", "--dry-run"])
+    assert dry_run(args, {"notebook": "nb.ipynb"}, client).text == (
+        "x = 1\n# submitting this again would return job abc"
+    )
+
+
+def test_dry_run_with_wait_is_a_usage_error_before_any_request() -> None:
+    client = fake_client()
+    args = build_parser("swan-ml").parse_args(["submit", "nb.ipynb", "--dry-run", "--wait"])
+    with pytest.raises(UsageError, match="--dry-run submits nothing"):
+        dry_run(args, {"notebook": "nb.ipynb"}, client)
+    assert client.calls == []
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_dry_run_prints_the_preview(tmp_path, capsys, as_json: bool) -> None:
+    client = fake_client()
+    client._root = str(tmp_path)  # the server root: the notebook path is made relative to it
+    (tmp_path / "nb.ipynb").write_text("{}")
+    argv = ["submit", str(tmp_path / "nb.ipynb"), "--dry-run"] + ["--json"] * as_json
+    assert cli.run(build_parser("swan-ml").parse_args(argv), client) == cli.EXIT_OK
+    printed = capsys.readouterr().out
+    if as_json:
+        assert json.loads(printed)["text"].startswith("request_cpus = 1")
+    else:
+        assert printed == "request_cpus = 1\nexecutable = /s/swan_job.sh\nqueue\n"
+    assert client.calls == [("POST", "jobs/preview")]
+    assert client.previewed == {"notebook": "nb.ipynb"}

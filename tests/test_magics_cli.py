@@ -177,6 +177,33 @@ def test_warns_when_the_saved_notebook_is_older_than_the_last_run(kernel, server
     assert "warning" not in out["stderr"] and "submitted" in out["stdout"]
 
 
+def test_dry_run_magics_print_the_preview_and_submit_nothing(kernel, server):
+    os.utime(server.root / "sweep.ipynb")  # saved: no staleness warning
+    before = server.client.jobs()["total"]
+    # the current notebook, as the HTCondor submit description and its wrapper
+    out = kernel.run("%swan submit --dry-run --gpus 1 --memory 1GB -p n=3")
+    assert out["error"] is None and out["stderr"] == "", out
+    lines = out["stdout"].splitlines()
+    assert {"request_gpus = 1", "request_memory = 1024M", "queue"} <= set(lines), lines
+    assert any(ln.startswith("executable = ") for ln in lines)
+    assert "#!/bin/sh" in lines and not any(ln.startswith("submitted") for ln in lines)
+    # --json: the whole answer, as the cell's value
+    out = kernel.run("r = %swan submit sweep.ipynb --dry-run --json\nprint(r['resources'])")
+    assert out["error"] is None and "'memory_mb': 2048" in out["stdout"], out
+    # %%swan: the cell's notebook is previewed, then removed (nothing stays behind)
+    cells = server.root / ".swan-ml-cells"
+    existing = set(cells.iterdir()) if cells.exists() else set()
+    out = kernel.run("%%swan submit --dry-run --name peek\nprint('hi')")
+    assert out["error"] is None and "request_cpus = 1" in out["stdout"], out
+    assert (set(cells.iterdir()) if cells.exists() else set()) == existing
+    # refused the same way as a submission
+    out = kernel.run("%swan submit --dry-run missing.ipynb")
+    assert out["stderr"].startswith("swan: ") and "does not exist" in out["stderr"], out
+    out = kernel.run("%swan submit --dry-run --wait")
+    assert "--dry-run submits nothing" in out["stderr"], out
+    assert server.client.jobs()["total"] == before
+
+
 def test_server_not_found_is_one_line(server):
     k = Kernel(kernel_env(server, SWAN_ML_URL="http://127.0.0.1:9/"), server.root)
     try:
@@ -232,6 +259,24 @@ def test_cli_errors(server, args, code, words):
     assert r.returncode == code
     assert words in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_dry_run_prints_the_preview_and_submits_nothing(server):
+    before = server.client.jobs()["total"]
+    r = cli(server, "submit", "sweep.ipynb", "--dry-run", "--cpus", "2", "--memory", "512MB")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("# HTCondor submit description")
+    assert {"request_cpus = 2", "request_memory = 512M", "queue"} <= set(lines), lines
+    assert any(ln.startswith("executable = ") and ln.endswith("/swan_job.sh") for ln in lines)
+    r = cli(server, "--json", "submit", "sweep.ipynb", "--dry-run", "-p", "n=5")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["format"] == "htcondor-submit" and data["parameters"] == {"n": 5}
+    assert data["resources"]["memory_mb"] == 2048  # the backend's default, filled in
+    r = cli(server, "submit", "sweep.ipynb", "--dry-run", "--backend", "slurm")
+    assert r.returncode == 1 and "unknown backend 'slurm'" in r.stderr
+    assert server.client.jobs()["total"] == before
 
 
 def test_cli_global_options_after_the_verb(server):

@@ -42,6 +42,7 @@ AUTH = {"Authorization": TOKEN}
 GOOD = "good.ipynb"
 MAX_EXAMPLES = 30  # fuzzing cases per operation; the examples and coverage phases add theirs
 LIVE = "pending,running,held"
+SUBMIT_BODY = ("/jobs", "/jobs/preview")  # the operations that take a submission
 
 # Filled during the run: real job ids (for `{id}`), answers, and the failures dropped and why.
 KNOWN_IDS: list[str] = []
@@ -109,7 +110,7 @@ def filter_failure(
             if re.search(pattern, message):
                 DROPPED[f"400 for valid data: {why}"] += 1
                 return False
-    if rejected and response.status_code == 422 and case.operation.path == "/jobs":
+    if rejected and response.status_code == 422 and case.operation.path in SUBMIT_BODY:
         # An idempotency_key reused with another body (declared 422): state, not schema.
         DROPPED["422 for valid data: idempotency_key reused"] += 1
         return False
@@ -206,10 +207,11 @@ def _with_id(case: schemathesis.Case, job_id: str | None) -> schemathesis.Case:
 def flatmap_case(ctx: schemathesis.HookContext, case: schemathesis.Case) -> st.SearchStrategy:
     """POST /jobs: 3 valid bodies in 5 become real submissions of good.ipynb (and 1 in 5 has
     only the notebook replaced); 2 invalid ones in 3
-    name good.ipynb too, if they stay invalid. `{id}`: most cases use a real job's id."""
+    name good.ipynb too, if they stay invalid. POST /jobs/preview takes the same bodies, the
+    same way (real previews, nothing submitted). `{id}`: most cases use a real job's id."""
     op = case.operation
     positive = case.meta is None or case.meta.generation.mode.is_positive
-    if op.method.upper() == "POST" and op.path == "/jobs" and isinstance(case.body, dict):
+    if op.method.upper() == "POST" and op.path in SUBMIT_BODY and isinstance(case.body, dict):
         if not positive:
             return st.sampled_from([True, False, True]).map(
                 lambda use: _invalid_on_good_notebook(case) if use else case
@@ -289,6 +291,7 @@ def test_api_covered_real_jobs(server: ServerProcess) -> None:
     print(f"\n{sum(CASES.values())} cases, {sum(CALLS.values())} requests\n{summary}")
     assert CASES.keys() == {f"{m.upper()} {p}" for p, m in _operations()}, CASES
     assert CALLS[("POST", "/jobs", 201)] >= 1, summary
+    assert CALLS[("POST", "/jobs/preview", 200)] >= 1, summary
     assert CALLS[("GET", "/jobs/{id}", 200)] >= 1, summary
     assert not [k for k in CALLS if k[2] >= 500], summary
 

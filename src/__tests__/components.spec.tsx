@@ -247,6 +247,160 @@ describe('SubmitForm', () => {
   });
 });
 
+describe('Preview', () => {
+  const PREVIEW = {
+    backend: 'condor',
+    format: 'htcondor-submit',
+    text: 'executable = /s/xxxxxxxxxxxx/swan_job.sh\nrequest_cpus = 1\nrequest_memory = 2048M\nqueue\n',
+    notebook: 'a.ipynb',
+    name: 'a',
+    parameters: { n: 3 },
+    resources: { cpus: 1, memory_mb: 2048, gpus: 0, disk_mb: 4096 },
+    environment: 'default',
+    kernel_name: 'python3',
+    inputs: [],
+    existing_job: null
+  };
+
+  beforeAll(() => {
+    SubmitForm.previewDelay = 0;
+  });
+  afterEach(() => requestAPI.mockReset());
+
+  function toggle(node: HTMLElement): HTMLButtonElement {
+    const button = Array.from(node.querySelectorAll('button')).find(b =>
+      b.textContent?.trim().endsWith('Preview')
+    );
+    if (!button) {
+      throw new Error('no Preview button');
+    }
+    return button as HTMLButtonElement;
+  }
+
+  function shown(node: HTMLElement): string | null {
+    const pre = node.querySelector('pre[aria-label="Preview"]');
+    return pre ? (pre.textContent ?? '') : null;
+  }
+
+  async function opened(): Promise<{
+    form: SubmitForm;
+    dialog: SubmitDialog;
+    model: JobsModel;
+    node: HTMLElement;
+  }> {
+    const model = new JobsModel();
+    const form = new SubmitForm(
+      'a.ipynb',
+      BACKENDS,
+      [{ name: 'n', type: 'int', text: '3' }],
+      {}
+    );
+    const dialog = new SubmitDialog(form, model);
+    void dialog.launch().catch(() => undefined); // disposed at the end: rejected
+    const node = await rendered(form);
+    return { form, dialog, model, node };
+  }
+
+  it('shows what the current values would hand to the engine, submitting nothing', async () => {
+    const { form, dialog, model, node } = await opened();
+    // Given a closed disclosure
+    expect(toggle(node).getAttribute('aria-expanded')).toBe('false');
+    expect(shown(node)).toBeNull();
+    // When Preview is pressed
+    requestAPI.mockResolvedValueOnce(PREVIEW);
+    toggle(node).click();
+    let after = await rendered(form);
+    // Then the server's preview of the form's request is shown, in a monospace block
+    expect(requestAPI).toHaveBeenCalledTimes(1);
+    expect(requestAPI.mock.calls[0][0]).toBe('jobs/preview');
+    expect(requestAPI.mock.calls[0][1].method).toBe('POST');
+    expect(JSON.parse(requestAPI.mock.calls[0][1].body)).toEqual({
+      notebook: 'a.ipynb',
+      backend: 'condor',
+      environment: 'default',
+      parameters: { n: 3 },
+      resources: { cpus: 1, memory_mb: 2048, gpus: 0 }
+    });
+    expect(toggle(after).getAttribute('aria-expanded')).toBe('true');
+    expect(shown(after)).toBe(PREVIEW.text);
+    expect(after.textContent).toContain(
+      'htcondor-submit: what HTCondor would get'
+    );
+    // When a value changes, the open preview follows it
+    requestAPI.mockResolvedValueOnce({
+      ...PREVIEW,
+      text: 'request_cpus = 3\n'
+    });
+    await enter(input(after, 'CPUs'), '3');
+    await new Promise(r => setTimeout(r, 30));
+    after = await rendered(form);
+    expect(requestAPI).toHaveBeenCalledTimes(2);
+    expect(
+      JSON.parse(requestAPI.mock.calls[1][1].body).resources
+    ).toMatchObject({ cpus: 3 });
+    expect(shown(after)).toBe('request_cpus = 3\n');
+    // When it is closed, the text goes, and no job was ever submitted
+    toggle(after).click();
+    after = await rendered(form);
+    expect(shown(after)).toBeNull();
+    expect(requestAPI.mock.calls.map(c => c[0])).toEqual([
+      'jobs/preview',
+      'jobs/preview'
+    ]);
+    expect(dialog.isAttached).toBe(true);
+    dialog.dispose();
+    model.dispose();
+  });
+
+  it('shows a refusal like a refused submission, and invalid values ask nothing', async () => {
+    const { form, dialog, model, node } = await opened();
+    // When the server refuses the request
+    requestAPI.mockRejectedValueOnce(
+      new Error(
+        'GPU constraints (gpu_memory_mb, gpu_capability) need gpus >= 1'
+      )
+    );
+    toggle(node).click();
+    let after = await rendered(form);
+    // Then its message is an alert, as for Submit, and no text is shown
+    expect(alerts(after)).toEqual([
+      'GPU constraints (gpu_memory_mb, gpu_capability) need gpus >= 1'
+    ]);
+    expect(shown(after)).toBeNull();
+    expect(after.querySelector('#swan-preview')?.textContent).toBe(
+      'No preview for these values: see what is wrong.'
+    );
+    // When a value is invalid, nothing is asked and the field says why
+    await enter(input(after, 'CPUs'), '0');
+    await new Promise(r => setTimeout(r, 30));
+    after = await rendered(form);
+    expect(requestAPI).toHaveBeenCalledTimes(1);
+    expect(alerts(after)).toContain('CPUs must be at least 1');
+    // When it is corrected, the preview comes, and the refusal goes
+    requestAPI.mockResolvedValueOnce(PREVIEW);
+    await enter(input(after, 'CPUs'), '1');
+    await new Promise(r => setTimeout(r, 30));
+    after = await rendered(form);
+    expect(requestAPI).toHaveBeenCalledTimes(2);
+    expect(alerts(after)).toEqual([]);
+    expect(shown(after)).toBe(PREVIEW.text);
+    dialog.dispose();
+    model.dispose();
+  });
+
+  it('is not offered by a jobs model without previews', async () => {
+    const model = new JobsModel();
+    (model as any).preview = undefined;
+    const form = new SubmitForm('a.ipynb', BACKENDS, [], {});
+    const dialog = new SubmitDialog(form, model);
+    void dialog.launch().catch(() => undefined);
+    const node = await rendered(form);
+    expect(node.querySelector('.jp-SwanML-previewToggle')).toBeNull();
+    dialog.dispose();
+    model.dispose();
+  });
+});
+
 describe('JobMonitor', () => {
   it('renders only the visible rows of thousands of jobs, and filters them', async () => {
     const jobs = Array.from({ length: 3000 }, (_, i) =>

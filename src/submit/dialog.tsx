@@ -2,7 +2,14 @@ import { Dialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IBackend, IBackends, IJob, IJobRequest, IResources } from '../api';
+import {
+  IBackend,
+  IBackends,
+  IJob,
+  IJobPreview,
+  IJobRequest,
+  IResources
+} from '../api';
 import {
   initialResources,
   requestResources,
@@ -122,6 +129,97 @@ export class SubmitForm extends ReactWidget {
   serverError = '';
   busy = false;
 
+  /**
+   * Asks the server what submitting a request would hand to the engine (the dialog sets it
+   * from the jobs model); without it the form offers no preview.
+   */
+  previewer: ((request: IJobRequest) => Promise<IJobPreview>) | null = null;
+  /** Whether the preview is shown. */
+  previewOpen = false;
+  /** The preview of the current values (null while none could be made). */
+  preview: IJobPreview | null = null;
+  previewBusy = false;
+  /** Milliseconds after a change before an open preview is asked again. */
+  static previewDelay = 400;
+
+  /** Show or hide the preview; shown, it follows the form's values. */
+  togglePreview(): Promise<void> {
+    this.previewOpen = !this.previewOpen;
+    window.clearTimeout(this._previewTimer);
+    if (!this.previewOpen) {
+      this._previewSeq++; // an answer on its way is not shown any more
+      this.previewBusy = false;
+      this.update();
+      return Promise.resolve();
+    }
+    this._revealPreview = true;
+    return this.refreshPreview();
+  }
+
+  /**
+   * Ask the server for the preview of the current values (checked here first, like a
+   * submission); its refusal is shown where a refused submission's is.
+   */
+  async refreshPreview(): Promise<void> {
+    const previewer = this.previewer;
+    const request = this.check();
+    const seq = ++this._previewSeq;
+    if (!previewer || !request) {
+      this.preview = null;
+      this.previewBusy = false;
+      this.update();
+      return;
+    }
+    this.previewBusy = true;
+    this.update();
+    try {
+      const preview = await previewer(request);
+      if (seq === this._previewSeq) {
+        this.preview = preview;
+        this.serverError = '';
+      }
+    } catch (reason: any) {
+      if (seq === this._previewSeq) {
+        this.preview = null;
+        this.serverError = reason?.message ?? String(reason);
+      }
+    } finally {
+      if (seq === this._previewSeq) {
+        this.previewBusy = false;
+        this.update();
+      }
+    }
+  }
+
+  /**
+   * Scroll the dialog to the preview the first time it has text after being opened (not
+   * when it follows an edit: the field being edited stays in view).
+   */
+  protected revealPreview(el: HTMLElement | null): void {
+    if (el && this._revealPreview && this.preview) {
+      this._revealPreview = false;
+      el.scrollIntoView?.({ block: 'nearest' });
+    }
+  }
+
+  /** A value changed: an open preview follows (once the typing pauses). */
+  protected changed(): void {
+    if (!this.previewOpen) {
+      return;
+    }
+    window.clearTimeout(this._previewTimer);
+    this._previewTimer = window.setTimeout(
+      () => void this.refreshPreview(),
+      SubmitForm.previewDelay
+    );
+  }
+
+  dispose(): void {
+    window.clearTimeout(this._previewTimer);
+    this._previewSeq++;
+    super.dispose();
+  }
+
   /** The chosen backend. */
   get backend(): IBackend | undefined {
     return this.backends.backends.find(b => b.name === this.values.backend);
@@ -138,6 +236,7 @@ export class SubmitForm extends ReactWidget {
     this.resourceErrors = {};
     delete this.errors.backend;
     this.update();
+    this.changed();
   }
 
   /** Check every value; show what is wrong. The request when all is well. */
@@ -179,6 +278,7 @@ export class SubmitForm extends ReactWidget {
       this.errors.name = nameError(value) || undefined;
     }
     this.update();
+    this.changed();
   }
 
   private setParam(index: number, text: string): void {
@@ -189,6 +289,7 @@ export class SubmitForm extends ReactWidget {
       this.errors[key] = validateParameters(params).errors[key];
     }
     this.update();
+    this.changed();
   }
 
   render(): JSX.Element {
@@ -256,6 +357,7 @@ export class SubmitForm extends ReactWidget {
               values={this.resources}
               onChange={values => {
                 this.resources = values;
+                this.changed();
               }}
             />
             {hint && <span className="jp-SwanML-hint">{hint}</span>}
@@ -290,6 +392,7 @@ export class SubmitForm extends ReactWidget {
             ?.replace(/\.ipynb$/, '')}
           onChange={x => this.set('name', x)}
         />
+        {this.previewer && this.renderPreview(backend)}
         {this.serverError && (
           <p className="jp-SwanML-error" role="alert">
             {this.serverError}
@@ -299,7 +402,56 @@ export class SubmitForm extends ReactWidget {
     );
   }
 
+  /** The Preview disclosure: what would be handed to the engine, monospace, scrollable. */
+  protected renderPreview(backend: IBackend | undefined): JSX.Element {
+    const open = this.previewOpen;
+    const preview = this.preview;
+    return (
+      <div className="jp-SwanML-previewBox">
+        <button
+          type="button"
+          className="jp-mod-styled jp-SwanML-previewToggle"
+          aria-expanded={open}
+          aria-controls="swan-preview"
+          title="What submitting would hand to the engine; nothing is submitted"
+          onClick={() => void this.togglePreview()}
+        >
+          <span aria-hidden="true">{open ? '▾ ' : '▸ '}</span>
+          Preview
+        </button>
+        {open && preview && (
+          <span className="jp-SwanML-hint">
+            {` ${preview.format}: what ${backend?.title || preview.backend} would get` +
+              (preview.existing_job
+                ? ` (submitting returns job ${preview.existing_job} instead)`
+                : '')}
+          </span>
+        )}
+        {open && (preview || this.previewBusy) && (
+          <pre
+            id="swan-preview"
+            ref={el => this.revealPreview(el)}
+            className="jp-SwanML-preview"
+            aria-label="Preview"
+            aria-busy={this.previewBusy}
+            tabIndex={0}
+          >
+            {preview?.text ?? 'Loading the preview…'}
+          </pre>
+        )}
+        {open && !preview && !this.previewBusy && (
+          <span id="swan-preview" className="jp-SwanML-hint">
+            No preview for these values: see what is wrong.
+          </span>
+        )}
+      </div>
+    );
+  }
+
   private _preferred: IResources;
+  private _previewSeq = 0;
+  private _revealPreview = false;
+  private _previewTimer = 0;
 }
 
 /**
@@ -322,6 +474,10 @@ export class SubmitDialog extends Dialog<IJob | null> {
       focusNodeSelector: 'select, input'
     });
     this.addClass('jp-SwanML-dialog');
+    const preview = model.preview?.bind(model);
+    if (preview) {
+      form.previewer = request => preview(request);
+    }
   }
 
   resolve(index?: number): void {

@@ -297,6 +297,22 @@ class CondorBackend(Backend):
             )
         return desc
 
+    def preview(self, job: Job, staged: Path, environment: Environment) -> dict[str, str]:
+        """The submit description submit() hands to the schedd, one `key = value` a line like
+        a submit file, then the wrapper it ships as the executable. No engine call."""
+        self.write_wrapper(job, staged, environment)
+        desc = self.submit_description(job, staged)
+        wrapper = (staged / WRAPPER).read_text()
+        text = (
+            "# HTCondor submit description (spooled: the schedd gets its own copy of the"
+            " files)\n"
+            + "".join(f"{key} = {value}\n" for key, value in desc.items())
+            + "queue\n\n"
+            + f"# {WRAPPER}, the executable (runs on the execute node)\n"
+            + wrapper
+        )
+        return {"format": "htcondor-submit", "text": text}
+
     def submit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
         self.write_wrapper(job, staged, environment)
         sub = self._htcondor.Submit(self.submit_description(job, staged))

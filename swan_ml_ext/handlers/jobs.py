@@ -1,4 +1,4 @@
-"""/swan-ml-ext/jobs and /swan-ml-ext/jobs/{id}[/hold|/release|/logs]."""
+"""/swan-ml-ext/jobs, /swan-ml-ext/jobs/preview and /swan-ml-ext/jobs/{id}[/hold|/release|/logs]."""
 
 from __future__ import annotations
 
@@ -26,10 +26,22 @@ class JobsHandler(SwanMLHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        user = self.current_user
-        owner = getattr(user, "username", "") or ""
-        job, created = await self.service.submit(self.json_body(), owner=owner)
+        job, created = await self.service.submit(self.json_body(), owner=_owner(self))
         self.reply(job.to_json(), status=201 if created else 200)
+
+
+class JobPreviewHandler(SwanMLHandler):
+    """POST jobs/preview: the body of POST jobs, checked the same way; answers what would be
+    handed to the engine and creates nothing (a POST because it takes the submit body)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.reply(await self.service.preview(self.json_body(), owner=_owner(self)))
+
+
+def _owner(handler: SwanMLHandler) -> str:
+    return getattr(handler.current_user, "username", "") or ""
 
 
 class JobHandler(SwanMLHandler):

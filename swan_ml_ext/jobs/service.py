@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from .model import (
     Conflict,
     InvalidRequest,
     Job,
+    JobSpec,
     JobState,
     NotFound,
     Unprocessable,
@@ -32,6 +34,9 @@ from .spec import Environment, Limits, check_json, parse_spec
 from .store import JobStore
 
 EventSink = Callable[[Job, "JobState | None"], None]
+
+# The job id a preview shows: the real one is assigned when the job is submitted.
+PREVIEW_JOB_ID = "xxxxxxxxxxxx"
 
 
 class JobService:
@@ -169,8 +174,12 @@ class JobService:
             self.submitting.discard(job.id)
         return job, True
 
-    def _prepare(self, body: Any, owner: str) -> tuple[Job, bool]:
-        """Validate, snapshot and store (pending), in one trip off the event loop."""
+    # Submit and preview check a body with these two, in this order: every bad input is the
+    # same 4xx with the same message for both.
+    def _check_key(self, body: Any) -> tuple[str, Job | None]:
+        """The body's JSON, then its idempotency_key: (fingerprint, the job created earlier
+        with this key and this body, else None); a key used before with another body is a
+        422. Reads only."""
         if isinstance(body, dict):
             check_json(body)  # before anything touches the key (SQLite cannot bind surrogates)
         fingerprint = _fingerprint(body)
@@ -178,8 +187,11 @@ class JobService:
         if isinstance(key, str) and key:
             existing = self.store.by_idempotency_key(key)
             if existing is not None:
-                return _same_request(existing, key, fingerprint), False
-        spec = parse_spec(
+                return fingerprint, _same_request(existing, key, fingerprint)
+        return fingerprint, None
+
+    def _parse(self, body: Any) -> JobSpec:
+        return parse_spec(
             body,
             root_dir=self.root_dir,
             backends=self.backends,
@@ -188,8 +200,10 @@ class JobService:
             default_backend=self.default_backend,
             default_environment=self.default_environment,
         )
-        job = Job(
-            id=uuid.uuid4().hex[:12],
+
+    def _new_job(self, spec: JobSpec, owner: str, fingerprint: str, job_id: str) -> Job:
+        return Job(
+            id=job_id,
             name=spec.name,
             backend=spec.backend,
             state=JobState.PENDING,
@@ -204,6 +218,14 @@ class JobService:
             message="submitting",
             request_hash=fingerprint,
         )
+
+    def _prepare(self, body: Any, owner: str) -> tuple[Job, bool]:
+        """Validate, snapshot and store (pending), in one trip off the event loop."""
+        fingerprint, existing = self._check_key(body)
+        if existing is not None:  # a retried POST gets its job (even if the notebook changed)
+            return existing, False
+        spec = self._parse(body)
+        job = self._new_job(spec, owner, fingerprint, uuid.uuid4().hex[:12])
         self._stage(job, self.staging_root / job.id)
         self.submitting.add(job.id)
         try:
@@ -212,6 +234,7 @@ class JobService:
             # The same idempotency key raced us: answer with the job that won.
             self.submitting.discard(job.id)
             shutil.rmtree(self.staging_root / job.id, ignore_errors=True)
+            key = spec.idempotency_key
             winner = self.store.by_idempotency_key(key) if key else None
             if winner is None:
                 raise
@@ -222,12 +245,52 @@ class JobService:
             raise
         return job, True
 
+    # -- preview ------------------------------------------------------------------------
+    async def preview(self, body: Any, owner: str = "") -> dict[str, Any]:
+        """What POST jobs with this body would hand to the engine, submitting nothing: the
+        same validation (the same 4xx), then the backend's preview of a snapshot taken in a
+        scratch folder outside the staging folder and removed afterwards. Nothing is
+        stored, staged or sent; the same body gives the same answer."""
+        return await to_thread.run_sync(self._preview, body, owner)
+
+    def _preview(self, body: Any, owner: str) -> dict[str, Any]:
+        fingerprint, existing = self._check_key(body)
+        job = self._new_job(self._parse(body), owner, fingerprint, PREVIEW_JOB_ID)
+        backend = self.backends[job.backend]
+        scratch = Path(tempfile.mkdtemp(prefix="swan-ml-preview-"))
+        try:
+            staged = scratch / job.id
+            self._stage(job, staged, link_inputs=True)
+            try:
+                shown = backend.preview(job, staged, self.environments[job.environment])
+                fmt, text = str(shown["format"]), str(shown["text"])
+            except NotImplementedError:
+                fmt, text = "text", _generic_preview(job, backend)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        # Paths as submit() would stage them: the scratch folder stands in for the job's own.
+        text = text.replace(str(staged), str(self.staging_root / job.id))
+        return {
+            "backend": job.backend,
+            "format": fmt,
+            "text": text,
+            "notebook": job.notebook,
+            "name": job.name,
+            "parameters": job.parameters,
+            "resources": dict(job.resources),
+            "environment": job.environment,
+            "kernel_name": job.kernel_name,
+            "inputs": job.inputs,
+            "existing_job": existing.id if existing is not None else None,
+        }
+
     def _discard(self, job_id: str) -> None:
         self.store.delete(job_id)
         shutil.rmtree(self.staging_root / job_id, ignore_errors=True)
 
-    def _stage(self, job: Job, staged: Path) -> None:
-        """Snapshot the notebook, its inputs, the parameters and the runner."""
+    def _stage(self, job: Job, staged: Path, link_inputs: bool = False) -> None:
+        """Snapshot the notebook, its inputs and the parameters (a preview links the inputs
+        instead of copying them: the backend only looks at them)."""
         staged.mkdir(parents=True, exist_ok=False)
         shutil.copyfile(self.root_dir / job.notebook, staged / "notebook.ipynb")
         (staged / "params.json").write_text(json.dumps(job.parameters))
@@ -237,7 +300,10 @@ class JobService:
             target = p.relative_to(nb_dir) if nb_dir in p.parents else Path(p.name)
             dest = staged / "inputs" / target
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(self.root_dir / rel, dest)
+            if link_inputs:
+                dest.symlink_to(self.root_dir / rel)
+            else:
+                shutil.copy2(self.root_dir / rel, dest)
 
     # -- actions ------------------------------------------------------------------------
     async def cancel(self, job_id: str) -> Job:
@@ -518,6 +584,25 @@ def _same_request(existing: Job, key: str, fingerprint: str) -> Job:
             f" (job {existing.id}); use a new key for a new request"
         )
     return existing
+
+
+def _generic_preview(job: Job, backend: Backend) -> str:
+    """For a backend that does not describe its engine request: the job as validated."""
+    title = backend.title or backend.name
+    shown = {
+        "notebook": job.notebook,
+        "name": job.name,
+        "backend": job.backend,
+        "environment": job.environment,
+        "kernel_name": job.kernel_name,
+        "parameters": job.parameters,
+        "resources": job.resources,
+        "inputs": job.inputs,
+    }
+    return (
+        f"# The {title} backend does not describe what it hands to its engine.\n"
+        "# The job as it would be submitted:\n" + json.dumps(shown, indent=2) + "\n"
+    )
 
 
 def _ref_text(ref: dict[str, Any]) -> str:

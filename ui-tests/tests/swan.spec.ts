@@ -130,6 +130,43 @@ test.describe('Run on batch', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
   });
 
+  test('preview what HTCondor would get, submitting nothing', async ({ page, tmpPath }) => {
+    await page.notebook.openByPath(`${tmpPath}/sweep.ipynb`);
+    const before = await jobCount(page);
+    await openRunOnBatch(page);
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Memory (MB)', { exact: true }).fill('3000');
+    await dialog.getByLabel('GPUs', { exact: true }).fill('1');
+    await dialog.getByLabel('Minimum GPU memory (MB)', { exact: true }).fill('8000');
+    const toggle = dialog.getByRole('button', { name: 'Preview' });
+    await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+    await toggle.click();
+    await expect(toggle).toHaveAttribute('aria-expanded', 'true');
+    // the HTCondor submit description of the form's values, and the wrapper it runs
+    const preview = dialog.getByLabel('Preview', { exact: true }).and(dialog.locator('pre'));
+    await expect(preview).toContainText(/^executable = .*\/swan_job\.sh$/m);
+    await expect(preview).toContainText(/^request_memory = 3000M$/m);
+    await expect(preview).toContainText(/^request_gpus = 1$/m);
+    await expect(preview).toContainText(/^require_gpus = GlobalMemoryMb >= 8000$/m);
+    await expect(preview).toContainText('#!/bin/sh');
+    await expect(dialog.getByText(/htcondor-submit: what HTCondor would get/)).toBeVisible();
+    expect(await preview.evaluate(e => getComputedStyle(e).fontFamily)).toMatch(/mono/i);
+    await page.screenshot({ path: `${SHOTS}/11-preview.png` });
+    // it follows the form: a changed value is previewed again
+    await dialog.getByLabel('CPUs', { exact: true }).fill('3');
+    await expect(preview).toContainText(/^request_cpus = 3$/m);
+    // a value only the server refuses: its message, shown as a refused submission's
+    await dialog.getByLabel('GPUs', { exact: true }).fill('0');
+    await expect(
+      dialog.getByRole('alert').filter({ hasText: 'GPU constraints (gpu_memory_mb, gpu_capability) need gpus >= 1' })
+    ).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}/12-preview-refused.png` });
+    await toggle.click();
+    await expect(dialog.locator('pre')).toHaveCount(0);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect(await jobCount(page)).toBe(before);
+  });
+
   test('another backend: its own fields, and only the actions it has', async ({ page, tmpPath }) => {
     // ui_backend.py: executors and a size, cancel only, an engine reference labelled "ticket"
     await page.notebook.openByPath(`${tmpPath}/slow.ipynb`);
