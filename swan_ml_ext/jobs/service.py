@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import shutil
@@ -20,18 +19,18 @@ from anyio import to_thread
 from ..backends.base import Backend, Logs
 from .files import read_tail
 from .model import (
-    FINAL_STATES,
     Conflict,
     InvalidRequest,
     Job,
     JobSpec,
     JobState,
     NotFound,
-    Unprocessable,
-    Update,
 )
 from .spec import Environment, Limits, check_json, parse_spec
 from .store import JobStore
+from .submission import body_fingerprint, generic_preview, same_request
+from .tracking import EngineUpdates
+from .workspace import drop_staging, stage
 
 EventSink = Callable[[Job, "JobState | None"], None]
 
@@ -39,7 +38,7 @@ EventSink = Callable[[Job, "JobState | None"], None]
 PREVIEW_JOB_ID = "xxxxxxxxxxxx"
 
 
-class JobService:
+class JobService(EngineUpdates):
     def __init__(
         self,
         *,
@@ -96,12 +95,6 @@ class JobService:
                 status = replace(status, available=False, reason=why)
             described.append(b.describe(status, self.limits))
         return described
-
-    async def get(self, job_id: str) -> Job:
-        job = await to_thread.run_sync(self.store.get, job_id)
-        if job is None:
-            raise NotFound(f"no job with id {job_id!r}")
-        return job
 
     # Reads of the REST shape run inline: they are indexed SQLite reads of stored JSON text
     # (p95 0.04-0.4 ms with 10,000 jobs, bench/list_jobs.py), while a hop to a worker thread
@@ -182,12 +175,12 @@ class JobService:
         422. Reads only."""
         if isinstance(body, dict):
             check_json(body)  # before anything touches the key (SQLite cannot bind surrogates)
-        fingerprint = _fingerprint(body)
+        fingerprint = body_fingerprint(body)
         key = body.get("idempotency_key") if isinstance(body, dict) else None
         if isinstance(key, str) and key:
             existing = self.store.by_idempotency_key(key)
             if existing is not None:
-                return fingerprint, _same_request(existing, key, fingerprint)
+                return fingerprint, same_request(existing, key, fingerprint)
         return fingerprint, None
 
     def _parse(self, body: Any) -> JobSpec:
@@ -226,7 +219,7 @@ class JobService:
             return existing, False
         spec = self._parse(body)
         job = self._new_job(spec, owner, fingerprint, uuid.uuid4().hex[:12])
-        self._stage(job, self.staging_root / job.id)
+        stage(self.root_dir, job, self.staging_root / job.id)
         self.submitting.add(job.id)
         try:
             self.store.insert(job)
@@ -238,7 +231,7 @@ class JobService:
             winner = self.store.by_idempotency_key(key) if key else None
             if winner is None:
                 raise
-            return _same_request(winner, key, fingerprint), False
+            return same_request(winner, key, fingerprint), False
         except BaseException:
             self.submitting.discard(job.id)
             shutil.rmtree(self.staging_root / job.id, ignore_errors=True)
@@ -260,12 +253,12 @@ class JobService:
         scratch = Path(tempfile.mkdtemp(prefix="swan-ml-preview-"))
         try:
             staged = scratch / job.id
-            self._stage(job, staged, link_inputs=True)
+            stage(self.root_dir, job, staged, link_inputs=True)
             try:
                 shown = backend.preview(job, staged, self.environments[job.environment])
                 fmt, text = str(shown["format"]), str(shown["text"])
             except NotImplementedError:
-                fmt, text = "text", _generic_preview(job, backend)
+                fmt, text = "text", generic_preview(job, backend)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         # Paths as submit() would stage them: the scratch folder stands in for the job's own.
@@ -288,23 +281,6 @@ class JobService:
         self.store.delete(job_id)
         shutil.rmtree(self.staging_root / job_id, ignore_errors=True)
 
-    def _stage(self, job: Job, staged: Path, link_inputs: bool = False) -> None:
-        """Snapshot the notebook, its inputs and the parameters (a preview links the inputs
-        instead of copying them: the backend only looks at them)."""
-        staged.mkdir(parents=True, exist_ok=False)
-        shutil.copyfile(self.root_dir / job.notebook, staged / "notebook.ipynb")
-        (staged / "params.json").write_text(json.dumps(job.parameters))
-        nb_dir = Path(job.notebook).parent
-        for rel in job.inputs:
-            p = Path(rel)
-            target = p.relative_to(nb_dir) if nb_dir in p.parents else Path(p.name)
-            dest = staged / "inputs" / target
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if link_inputs:
-                dest.symlink_to(self.root_dir / rel)
-            else:
-                shutil.copy2(self.root_dir / rel, dest)
-
     # -- actions ------------------------------------------------------------------------
     async def cancel(self, job_id: str) -> Job:
         async with self.locks[(await self.get(job_id)).backend]:
@@ -325,7 +301,7 @@ class JobService:
         job.finished_at = time.time()
         await to_thread.run_sync(self.store.update, job)
         self.generation[job.backend] += 1
-        await to_thread.run_sync(self._drop_staging, job)
+        await to_thread.run_sync(drop_staging, self.staging_root, job)
         self.emit(job, previous)
         return job
 
@@ -395,230 +371,9 @@ class JobService:
             "stderr": logs.stderr,
         }
 
-    # -- monitor side -------------------------------------------------------------------
-    def interrupted(self, jobs: list[Job]) -> list[Job]:
-        """Stored jobs whose submission never finished (the server died in between)."""
-        return [j for j in jobs if not j.engine_ref and j.id not in self.submitting]
-
-    async def recover(self, job: Job) -> None:
-        """Submit an interrupted job again from its snapshot, or fail it saying why."""
-        # `job` may be stale: a submission may have ended since it was read. Not submitting
-        # now + still no engine reference in the store = really interrupted.
-        if job.id in self.submitting:
-            return
-        fresh = await to_thread.run_sync(self.store.get, job.id)
-        if fresh is None or fresh.engine_ref or fresh.state.final:
-            if fresh is not None:
-                job.engine_ref = fresh.engine_ref
-            return
-        staged = self.staging_root / job.id
-        previous = job.state
-        if (staged / "notebook.ipynb").is_file():
-            backend = self.backends[job.backend]
-            job.engine_ref = await to_thread.run_sync(
-                backend.resubmit, job, staged, self.environments[job.environment]
-            )
-            job.message = "submitted again: the server stopped while submitting it"
-            self.log.warning("swan-ml: job %s %s", job.id, job.message)
-        else:
-            job.state, job.finished_at = JobState.FAILED, time.time()
-            job.message = (
-                "the server stopped while submitting this job and its snapshot is gone;"
-                " submit the notebook again"
-            )
-        await to_thread.run_sync(self.store.update, job)
-        self.generation[job.backend] += 1
-        if job.state != previous:
-            self.emit(job, previous)
-
-    async def apply(self, job: Job, update: Update) -> bool:
-        """Record what the engine says (under the backend's lock). Returns True when the job
-        finished with outputs to fetch: the caller runs finish() for it, outside the lock."""
-        previous = job.state
-        if update.resubmit:
-            await self._resubmit(job)
-            return False
-        changed = False
-        if update.log_tail is not None:
-            self.live_tails[job.id] = update.log_tail
-        if update.progress:
-            changed |= update.progress != job.progress
-            job.progress = update.progress
-        if update.engine_ref:
-            merged = {**job.engine_ref, **update.engine_ref}
-            changed |= merged != job.engine_ref
-            job.engine_ref = merged
-        if update.started_at and job.started_at is None:
-            job.started_at, changed = update.started_at, True
-        finishing = update.state in (JobState.COMPLETED, JobState.FAILED) and update.has_outputs
-        if not finishing:
-            if update.message != job.message:
-                job.message, changed = update.message, True
-            if update.state in FINAL_STATES and job.finished_at is None:
-                job.finished_at = update.finished_at or time.time()
-            job.state = update.state
-        if changed or job.state != previous:
-            await to_thread.run_sync(self.store.update, job)
-        if job.state.final:
-            self.live_tails.pop(job.id, None)
-            await to_thread.run_sync(self._drop_staging, job)
-        if job.state != previous:
-            self.emit(job, previous)
-        return finishing
-
-    async def finish(self, job_id: str, update: Update) -> None:
-        """Fetch and publish a finished job's outputs (no lock held: a large output or a slow
-        engine delays nothing else), then record its final state under the lock."""
-        self.finishing.add(job_id)
-        try:
-            job = await self.get(job_id)
-            if job.state.final:
-                return
-            staged = self.staging_root / job.id
-            error = outputs = None
-            try:
-                if not (staged / "output" / "result.json").exists():
-                    await to_thread.run_sync(self.backends[job.backend].fetch, job, staged)
-                outputs = await to_thread.run_sync(self._publish, job, staged)
-            except Exception as e:  # the job did finish; say why its outputs are missing
-                self.log.warning("swan-ml: outputs of job %s could not be fetched: %s", job.id, e)
-                error = str(e)
-            async with self.locks[job.backend]:
-                job = await self.get(job_id)
-                if job.state.final:  # e.g. cancelled meanwhile
-                    return
-                previous = job.state
-                self._record_finish(job, update, staged, outputs, error)
-                await to_thread.run_sync(self.store.update, job)
-                self.generation[job.backend] += 1
-                self.live_tails.pop(job.id, None)
-                await to_thread.run_sync(self._drop_staging, job)
-            self.emit(job, previous)
-        finally:
-            self.finishing.discard(job_id)
-
-    async def _resubmit(self, job: Job) -> None:
-        old = job.engine_ref
-        job.engine_ref = await to_thread.run_sync(
-            self.backends[job.backend].resubmit,
-            job,
-            self.staging_root / job.id,
-            self.environments[job.environment],
-        )
-        job.message = f"submitted again: the engine lost the input of {_ref_text(old)}"
-        self.log.warning("swan-ml: job %s resubmitted: %s", job.id, job.message)
-        await to_thread.run_sync(self.store.update, job)
-
-    def _record_finish(
-        self,
-        job: Job,
-        update: Update,
-        staged: Path,
-        outputs: dict[str, Any] | None,
-        error: str | None,
-    ) -> None:
-        job.finished_at = update.finished_at or time.time()
-        job.state, job.message = update.state, update.message
-        if error is not None or outputs is None:
-            job.engine_ref["fetch_error"] = error or "no outputs"
-            job.message = (job.message + "; " if job.message else "") + (
-                f"outputs could not be fetched: {error}"
-            )
-            return
-        job.outputs = outputs
-        result = _read_json(staged / "output" / "result.json")
-        if result.get("status") == "completed" and job.state == JobState.FAILED:
-            job.message = job.message or "the job failed after the notebook completed"
-        elif result.get("status") in ("failed", "error"):
-            job.state = JobState.FAILED
-            job.message = result.get("message") or job.message
-        if result.get("assigned_gpus"):
-            job.engine_ref.setdefault("assigned_gpus", result["assigned_gpus"])
-        if job.state == JobState.COMPLETED and job.progress.get("cells_total"):
-            job.progress = {**job.progress, "cells_done": job.progress["cells_total"]}
-
-    def _drop_staging(self, job: Job) -> None:
-        """A final job's snapshot is no longer needed, unless its outputs could not be fetched
-        (kept so the fetch can be retried)."""
-        if "fetch_error" not in job.engine_ref:
-            shutil.rmtree(self.staging_root / job.id, ignore_errors=True)
-
-    def _publish(self, job: Job, staged: Path) -> dict[str, Any]:
-        """Move the executed notebook and created files into the workspace folder (moved, not
-        copied: the staging folder is removed once the job's record says where they are)."""
-        out = staged / "output"
-        stem = Path(job.notebook).stem
-        rel_dir = f"{self.output_dir}/{stem}-{job.id}" if self.output_dir else f"{stem}-{job.id}"
-        dest = self.root_dir / rel_dir
-        dest.mkdir(parents=True, exist_ok=True)
-        outputs: dict[str, Any] = {"folder": rel_dir, "notebook": None, "files": []}
-        if (out / "notebook.ipynb").exists():
-            shutil.move(out / "notebook.ipynb", dest / f"{stem}.ipynb")
-            outputs["notebook"] = f"{rel_dir}/{stem}.ipynb"
-        files = out / "files"
-        if files.is_dir():
-            for p in sorted(files.rglob("*")):
-                if p.is_file():
-                    rel = p.relative_to(files)
-                    (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(p, dest / rel)
-                    outputs["files"].append(f"{rel_dir}/{rel.as_posix()}")
-        for name in ("stdout.txt", "stderr.txt"):
-            if (staged / name).exists():
-                shutil.move(staged / name, dest / name)
-        return outputs
-
-
-def _fingerprint(body: Any) -> str:
-    """The same request, whatever its key order or spacing."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _same_request(existing: Job, key: str, fingerprint: str) -> Job:
-    """A retried POST with its key gets its job; the key reused for another request is refused
-    (as the IETF Idempotency-Key draft says)."""
-    if existing.request_hash and existing.request_hash != fingerprint:
-        raise Unprocessable(
-            f"idempotency_key {key[:100]!r} was already used for a different request"
-            f" (job {existing.id}); use a new key for a new request"
-        )
-    return existing
-
-
-def _generic_preview(job: Job, backend: Backend) -> str:
-    """For a backend that does not describe its engine request: the job as validated."""
-    title = backend.title or backend.name
-    shown = {
-        "notebook": job.notebook,
-        "name": job.name,
-        "backend": job.backend,
-        "environment": job.environment,
-        "kernel_name": job.kernel_name,
-        "parameters": job.parameters,
-        "resources": job.resources,
-        "inputs": job.inputs,
-    }
-    return (
-        f"# The {title} backend does not describe what it hands to its engine.\n"
-        "# The job as it would be submitted:\n" + json.dumps(shown, indent=2) + "\n"
-    )
-
-
-def _ref_text(ref: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in ref.items()) or "the job"
-
 
 def cut_lines(text: str, tail: int | None) -> str:
     if tail is None:
         return text
     lines = text.splitlines(keepends=True)
     return "".join(lines[-tail:]) if tail else ""
-
-
-def _read_json(p: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(p.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
