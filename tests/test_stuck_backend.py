@@ -53,9 +53,15 @@ async def test_a_stuck_backend_delays_no_condor_job(api, swan_app, notebook, cap
         assert a["state"] == "completed", a
         assert not gate.is_set() and time.monotonic() - blocked_at < BLOCK_S
         # and the fake backend is said to be unavailable, its job keeping its state
-        status, page = await api.call("GET", "backends")
-        (described,) = [b for b in page["backends"] if b["name"] == "fake"]
-        assert not described["available"] and "fake engine" in described["reason"]
+        # (once its query has overrun engine_timeout_s)
+        while True:
+            status, page = await api.call("GET", "backends")
+            (described,) = [b for b in page["backends"] if b["name"] == "fake"]
+            if not described["available"]:
+                break
+            assert time.monotonic() - blocked_at < BLOCK_S, described
+            await asyncio.sleep(0.25)
+        assert "fake engine" in described["reason"] and not gate.is_set()
         stuck_now = await api.job(stuck["id"])
         assert stuck_now["state"] == "pending" and "engine unreachable" in stuck_now["message"]
         with capsys.disabled():
