@@ -42,7 +42,11 @@ class ServerProcess:
             "--IdentityProvider.token=test-token", "--no-browser", "--allow-root",
             f"--SwanMLApp.db_path={self.tmp / 'jobs.sqlite'}",
             f"--SwanMLApp.staging_dir={self.tmp / 'staging'}",
-            "--SwanMLApp.poll_interval=0.5",
+            *(
+                []
+                if any(a.startswith("--SwanMLApp.poll_interval=") for a in self.extra_args)
+                else ["--SwanMLApp.poll_interval=0.5"]
+            ),
             f"--CondorBackend.condor_config={pool.client_config()}",
             *self.extra_args,
         ]  # fmt: skip

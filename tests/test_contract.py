@@ -1,8 +1,9 @@
 """The backend contract: the lifecycle every real backend must pass, on a real server process.
 
-Each engine under test says how to start its server, how to make its engine unreachable and
-how many times the engine ran a job; the lifecycle is the same for all. HTCondor passes it
-now; Kubeflow and Spark join by adding an entry to ENGINES.
+Each engine under test says how to start its server, how to make its engine unreachable (if it
+can be: an engine that runs as local processes of the server has nothing to take away) and
+how many times the engine ran a job; the lifecycle is the same for all. HTCondor and Kubeflow
+(embedded: kfp.local) pass it; Spark joins by adding an entry to ENGINES.
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ SLOW = "import time\nfor i in range(600):\n    time.sleep(0.2)"
 
 
 def condor_runs(job_id: str) -> list[int]:
-    """JobStatus of each cluster the schedd ever had for this job."""
+    """JobStatus of each cluster the schedd ever had for this job. A job that just left the
+    queue reaches the history file a moment later: wait for it rather than count nothing."""
     schedd = htcondor2.Schedd(htcondor2.Collector().locateAll(htcondor2.DaemonType.Schedd)[0])
     constraint = f'SwanMLJobId == "{job_id}"'
-    ads = list(schedd.history(constraint, projection=["ClusterId", "JobStatus"], match=10))
-    ads += list(schedd.query(constraint, projection=["ClusterId", "JobStatus"]))
-    return list({int(a["ClusterId"]): int(a["JobStatus"]) for a in ads}.values())
+    deadline = time.monotonic() + 15
+    while True:
+        ads = list(schedd.history(constraint, projection=["ClusterId", "JobStatus"], match=10))
+        ads += list(schedd.query(constraint, projection=["ClusterId", "JobStatus"]))
+        if ads or time.monotonic() > deadline:
+            return list({int(a["ClusterId"]): int(a["JobStatus"]) for a in ads}.values())
+        time.sleep(0.5)
 
 
 @contextlib.contextmanager
@@ -43,22 +49,41 @@ def condor_outage() -> Iterator[None]:
         pool.run("up")
 
 
+def kubeflow_runs(server: ServerProcess, job_id: str) -> int:
+    """kfp.local runs of this job whose task succeeded (kfp.local writes executor_output.json
+    only then), under the embedded engine's pipeline root (beside the server's staging dir)."""
+    root = server.tmp / "kfp-local" / job_id
+    return len(list(root.glob("runs*/*/run-notebook/executor_output.json")))
+
+
 @dataclass
 class Engine:
     name: str
-    outage: Callable[[], contextlib.AbstractContextManager[None]]
+    # makes the engine unreachable for a while; None: it cannot be (why: no_outage)
+    outage: Callable[[], contextlib.AbstractContextManager[None]] | None
     # how many runs of the job the engine completed (no duplicates: exactly 1)
-    completed_runs: Callable[[str], int]
+    completed_runs: Callable[[ServerProcess, str], int]
     resources: dict = field(default_factory=dict)
     server_args: tuple[str, ...] = ()
+    no_outage: str = ""
 
 
 ENGINES = {
     "condor": Engine(
         "condor",
         outage=condor_outage,
-        completed_runs=lambda job_id: condor_runs(job_id).count(4),
+        completed_runs=lambda server, job_id: condor_runs(job_id).count(4),
         resources={"memory_mb": 256},
+    ),
+    "kubeflow": Engine(
+        "kubeflow",
+        outage=None,
+        completed_runs=kubeflow_runs,
+        resources={"memory_mb": 256},
+        server_args=("--SwanMLApp.backends=kubeflow",),
+        no_outage="the embedded kubeflow engine (kfp.local) runs as local processes of this"
+        " server: there is no engine to make unreachable (remote KFP outages are tested"
+        " against the KFP stand-in in test_kubeflow_remote.py)",
     ),
 }
 
@@ -118,7 +143,7 @@ def test_submit_runs_to_completion_with_outputs(server, engine):
     assert "n is 7" in executed
     out = f"{job['outputs']['folder']}/out-7.txt"
     assert out in job["outputs"]["files"] and (server.root / out).read_text() == "49"
-    assert engine.completed_runs(job["id"]) == 1
+    assert engine.completed_runs(server, job["id"]) == 1
 
 
 def test_failing_cell_fails_with_the_cell_and_the_partial_notebook(server, engine):
@@ -141,7 +166,7 @@ def test_cancel(server, engine):
     with pytest.raises(ClientError) as e:
         server.client.cancel(job["id"])
     assert e.value.status == 409
-    assert engine.completed_runs(job["id"]) == 0
+    assert engine.completed_runs(server, job["id"]) == 0
 
 
 def test_restart_mid_job_reattaches_without_duplicates(server, engine):
@@ -154,11 +179,13 @@ def test_restart_mid_job_reattaches_without_duplicates(server, engine):
     assert [j["state"] for j in jobs] == ["completed"] * 3, jobs
     for job in jobs:
         assert "woke" in (server.root / job["outputs"]["notebook"]).read_text()
-        assert engine.completed_runs(job["id"]) == 1
+        assert engine.completed_runs(server, job["id"]) == 1
     assert len({j["id"] for j in server.client.jobs(limit=100)["jobs"]}) >= 3
 
 
 def test_engine_unreachable_keeps_jobs_and_refuses_submissions(server, engine):
+    if engine.outage is None:
+        pytest.skip(engine.no_outage)
     ids = [submit(server, engine, "sleepy.ipynb")["id"] for _ in range(2)]
     before = server.client.jobs(limit=500)["total"]
     with engine.outage():

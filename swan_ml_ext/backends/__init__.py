@@ -9,7 +9,10 @@ from importlib.metadata import entry_points
 from typing import Any
 
 ENTRY_POINT_GROUP = "swan_ml_ext.backends"
-BUILTIN = {"condor": "swan_ml_ext.backends.condor:CondorBackend"}
+BUILTIN = {
+    "condor": "swan_ml_ext.backends.condor:CondorBackend",
+    "kubeflow": "swan_ml_ext.backends.kubeflow:KubeflowBackend",
+}
 
 
 def registered() -> dict[str, str]:
