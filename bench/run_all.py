@@ -9,5 +9,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-for name in ("submit_latency", "e2e_trivial", "list_jobs", "schedd_queries", "monitor_cost"):
+BENCHES = (
+    "submit_latency",
+    "e2e_trivial",
+    "list_jobs",
+    "schedd_queries",
+    "monitor_cost",
+    "kubeflow_e2e",
+    "kubeflow_remote_monitor",
+)
+for name in BENCHES:
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")
