@@ -156,6 +156,81 @@ describe('SubmitForm', () => {
     form.dispose();
   });
 
+  it('shows an optional choice left empty as "not set", not as its first option', async () => {
+    // Given a backend with an optional choice (enum with null, default null), such as
+    // the kubeflow backend's accelerator type
+    const backends = makeBackends();
+    backends.backends = [
+      {
+        ...backends.backends[1],
+        resource_schema: {
+          type: 'object',
+          title: 'Resources',
+          additionalProperties: false,
+          properties: {
+            gpus: {
+              type: 'integer',
+              title: 'GPUs',
+              minimum: 0,
+              maximum: 2,
+              default: 0
+            },
+            accelerator_type: {
+              type: ['string', 'null'],
+              title: 'Accelerator type',
+              enum: ['nvidia.com/gpu', 'amd.com/gpu', null],
+              default: null
+            }
+          }
+        }
+      }
+    ];
+    backends.default_backend = 'spark';
+    const form = new SubmitForm('a.ipynb', backends, [], {});
+    const node = await rendered(form);
+    const select = node.querySelector(
+      '#swan-resources_accelerator_type'
+    ) as HTMLSelectElement;
+    // Then the empty value is an option of its own, chosen, and no option reads "null"
+    const options = Array.from(select.options).map(o => [
+      o.value,
+      o.textContent
+    ]);
+    expect(options).toEqual([
+      ['', 'not set'],
+      ['0', 'nvidia.com/gpu'],
+      ['1', 'amd.com/gpu']
+    ]);
+    expect(select.value).toBe('');
+    expect(select.selectedOptions[0].textContent).toBe('not set');
+    expect(form.check()?.resources).toEqual({ gpus: 0 });
+    // choosing a type sets it, choosing "not set" again leaves it out
+    await enter(select, '1');
+    expect(form.check()?.resources).toEqual({
+      gpus: 0,
+      accelerator_type: 'amd.com/gpu'
+    });
+    expect(select.selectedOptions[0].textContent).toBe('amd.com/gpu');
+    await enter(select, '');
+    expect(form.check()?.resources).toEqual({ gpus: 0 });
+    expect(select.selectedOptions[0].textContent).toBe('not set');
+    form.dispose();
+    // a preferred value (a resubmitted job's) is shown as chosen
+    const again = new SubmitForm('a.ipynb', backends, [], {
+      resources: { accelerator_type: 'nvidia.com/gpu' }
+    });
+    const node2 = await rendered(again);
+    const select2 = node2.querySelector(
+      '#swan-resources_accelerator_type'
+    ) as HTMLSelectElement;
+    expect(select2.selectedOptions[0].textContent).toBe('nvidia.com/gpu');
+    expect(again.check()?.resources).toEqual({
+      gpus: 0,
+      accelerator_type: 'nvidia.com/gpu'
+    });
+    again.dispose();
+  });
+
   it('shows inline errors from the schema and gives no request', async () => {
     // Given a preferred value above the backend's maximum
     const form = new SubmitForm(
@@ -560,6 +635,30 @@ describe('JobMonitor', () => {
     );
     expect(d.node.querySelector('[aria-label="Log tail"]')?.textContent).toBe(
       'epoch 1\n'
+    );
+    d.monitor.dispose();
+    model.dispose();
+  });
+
+  it('shows a log without its terminal colour codes', async () => {
+    // Given a finished job whose log has ANSI escape sequences (kfp.local colours its
+    // lines; tracebacks are coloured too)
+    const model = await modelWith(job('4', { state: 'completed' }));
+    requestAPI.mockImplementation(async (path: string) =>
+      path.includes('/logs')
+        ? {
+            stdout:
+              "INFO - Running pipeline: \u001b[95m'swan-ml-1'\u001b[0m\n" +
+              '\u001b[1;31mValueError\u001b[0m: bad\u001b[K\n',
+            stderr: '\u001b]0;title\u0007done\n',
+            live: true
+          }
+        : BACKENDS
+    );
+    const d = await detail(model, '4');
+    // Then it reads as plain text
+    expect(d.node.querySelector('[aria-label="Log tail"]')?.textContent).toBe(
+      "INFO - Running pipeline: 'swan-ml-1'\nValueError: bad\ndone\n"
     );
     d.monitor.dispose();
     model.dispose();

@@ -146,6 +146,23 @@ function VirtualList(props: {
 }
 
 /**
+ * Terminal control sequences (colours, cursor moves, window titles) that some engines write
+ * to their logs: kfp.local colours its lines, tracebacks are coloured. A <pre> would show
+ * them as stray characters.
+ */
+const ESC = '\\u001b';
+const BEL = '\\u0007';
+const TERMINAL_CODES = new RegExp(
+  `${ESC}(?:\\[[0-?]*[ -/]*[@-~]|\\][^${BEL}${ESC}]*(?:${BEL}|${ESC}\\\\)|[@-Z\\\\-_])`,
+  'g'
+);
+
+/** A log as plain text. */
+export function plainLog(text: string): string {
+  return text.replace(TERMINAL_CODES, '');
+}
+
+/**
  * The job's log: followed while it runs where its backend has live logs, else read once
  * the job has finished.
  */
@@ -166,7 +183,7 @@ function LogTail(props: {
     const load = () =>
       props.model
         .logs(props.job.id, 200)
-        .then(l => !stopped && setText(l.stdout + l.stderr))
+        .then(l => !stopped && setText(plainLog(l.stdout + l.stderr)))
         .catch(reason => !stopped && setText(`logs unavailable: ${reason}`));
     void load();
     const timer = follow ? setInterval(load, 2000) : undefined;
@@ -177,13 +194,31 @@ function LogTail(props: {
       }
     };
   }, [props.job.id, active, props.live]);
+  // A tail: keep its end in view as it grows, unless the user scrolled up to read.
+  const pre = React.useRef<HTMLPreElement>(null);
+  const atEnd = React.useRef(true);
+  React.useLayoutEffect(() => {
+    const node = pre.current;
+    if (node && atEnd.current) {
+      node.scrollTop = node.scrollHeight;
+    }
+  }, [text]);
   const empty = !active
     ? 'no output'
     : props.live
       ? 'no output yet'
       : 'The log is shown once the job has finished.';
   return (
-    <pre className="jp-SwanML-logs" aria-label="Log tail" tabIndex={0}>
+    <pre
+      className="jp-SwanML-logs"
+      aria-label="Log tail"
+      tabIndex={0}
+      ref={pre}
+      onScroll={e => {
+        const n = e.currentTarget;
+        atEnd.current = n.scrollHeight - n.scrollTop - n.clientHeight < 8;
+      }}
+    >
       {text || empty}
     </pre>
   );

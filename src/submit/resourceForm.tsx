@@ -47,15 +47,33 @@ function LabelledInput(props: WidgetProps): JSX.Element {
   );
 }
 
-/** A choice (enum) with its title as label. */
+/**
+ * A choice (enum) with its title as label. An optional choice (null among its values) is
+ * left empty as an option of its own, "not set": rjsf would offer null as an option
+ * labelled "null", and with the field unset the browser would show the first option as
+ * chosen although no value is (rjsf only adds its empty option when there is no default).
+ */
 function LabelledSelect(props: WidgetProps): JSX.Element {
   const Select = props.registry.widgets.SelectWidget;
+  const enumOptions = props.options.enumOptions ?? [];
+  const optional = enumOptions.some(o => o.value === null);
+  const shown: WidgetProps = optional
+    ? {
+        ...props,
+        schema: { ...props.schema, default: undefined },
+        options: {
+          ...props.options,
+          enumOptions: enumOptions.filter(o => o.value !== null)
+        },
+        placeholder: props.placeholder || 'not set'
+      }
+    : props;
   return (
     <>
       <label htmlFor={props.id} className="jp-SwanML-srOnly">
         {props.label}
       </label>
-      <Select {...props} />
+      <Select {...shown} />
     </>
   );
 }

@@ -205,6 +205,139 @@ test.describe('Run on batch', () => {
     await expect(detail.locator('.jp-SwanML-badge')).toHaveText('cancelled');
   });
 
+  test('Kubeflow Pipelines: its own fields, the pipeline YAML, run embedded to completed', async ({
+    page,
+    tmpPath
+  }) => {
+    // parameters, then a pause long enough to see the run's cell progress, then the effect
+    await page.contents.uploadContent(
+      notebook(
+        ['import time\ntime.sleep(6)', "print('twice:', x * 2)\nprint('label:', label)"],
+        "x = 1\nlabel = 'default'"
+      ),
+      'text',
+      `${tmpPath}/kfp.ipynb`
+    );
+    const published = await (await page.request.get('/swan-ml-ext/backends')).json();
+    const kfp = published.backends.find((b: any) => b.name === 'kubeflow');
+    expect(kfp, 'the kubeflow backend is published').toBeTruthy();
+    expect(kfp.title).toBe('Kubeflow Pipelines');
+    expect(kfp.available).toBe(true);
+    const props = kfp.resource_schema.properties as Record<string, any>;
+    const name = `kfp sweep ${Date.now().toString(36)}`; // one per run of a shared server
+
+    await page.notebook.openByPath(`${tmpPath}/kfp.ipynb`);
+    await openRunOnBatch(page);
+    const dialog = page.getByRole('dialog');
+    const backendSelect = dialog.getByLabel('Backend', { exact: true });
+    await expect(backendSelect.locator('option', { hasText: 'Kubeflow Pipelines' })).toHaveCount(1);
+    await backendSelect.selectOption({ label: 'Kubeflow Pipelines' });
+    await expect(backendSelect).toHaveValue('kubeflow');
+    // its own fields, from its resource schema, in its order; none of HTCondor's own
+    const accelerator = dialog.getByLabel('Accelerator type', { exact: true });
+    await expect(accelerator).toBeVisible();
+    // optional, unset: shown as "not set" (not as its first type), and no option reads "null"
+    await expect(accelerator.locator('option:checked')).toHaveText('not set');
+    await expect(accelerator.locator('option')).toHaveText([
+      'not set',
+      ...props.accelerator_type.enum.filter((t: string | null) => t !== null)
+    ]);
+    const shown = await dialog
+      .locator('.jp-SwanML-resources input, .jp-SwanML-resources select')
+      .evaluateAll(els => els.map(e => e.id.replace(/^swan-resources_/, '')));
+    expect(shown).toEqual(Object.keys(props));
+    expect(shown).toContain('accelerator_type');
+    await expect(dialog.getByLabel('Minimum GPU capability', { exact: true })).toHaveCount(0);
+    await expect(dialog.getByLabel('Minimum GPU memory (MB)', { exact: true })).toHaveCount(0);
+    await expect(dialog.getByLabel('Disk (MB)', { exact: true })).toHaveCount(0);
+    await expect(dialog.getByText(/GPUs free/)).toHaveCount(0);
+    await expect(dialog.getByLabel('x (int)', { exact: true })).toHaveValue('1');
+    await dialog.getByLabel('CPUs', { exact: true }).fill('2');
+    await dialog.getByLabel('Memory (MB)', { exact: true }).fill('3000');
+    await dialog.getByLabel('x (int)', { exact: true }).fill('21');
+    // kfp.local rewrites "python3" in arguments: a value containing it must arrive untouched
+    await dialog.getByLabel('label (str)', { exact: true }).fill('python3-word');
+    await dialog.getByLabel('Job name', { exact: true }).fill(name);
+    await page.screenshot({ path: `${SHOTS}/13-dialog-kubeflow.png` });
+
+    // the compiled KFP pipeline, following the form; nothing is submitted
+    const before = await jobCount(page);
+    const toggle = dialog.getByRole('button', { name: 'Preview' });
+    await toggle.click();
+    await expect(toggle).toHaveAttribute('aria-expanded', 'true');
+    const preview = dialog.getByLabel('Preview', { exact: true }).and(dialog.locator('pre'));
+    await expect(preview).toContainText(/^pipelineInfo:$/m, { timeout: 30000 });
+    await expect(preview).toContainText(/^ {2}name: swan-ml-/m);
+    await expect(preview).toContainText(/^ +resourceCpuLimit: '2'$/m);
+    await expect(preview).toContainText(/^ +resourceMemoryLimit: 3000Mi$/m);
+    await expect(
+      dialog.getByText(/kfp-pipeline-yaml: what Kubeflow Pipelines would get/)
+    ).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}/14-preview-kubeflow.png` });
+    // a GPU of a chosen accelerator type becomes the task's accelerator
+    await dialog.getByLabel('GPUs', { exact: true }).fill('1');
+    await accelerator.selectOption({ label: String(props.accelerator_type.enum[0]) });
+    await expect(preview).toContainText(
+      `resourceType: ${props.accelerator_type.enum[0]}`
+    );
+    await expect(preview).toContainText(/^ +resourceCount: '1'$/m);
+    await preview.evaluate(pre => {
+      const lines = (pre.textContent ?? '').split('\n');
+      const at = lines.findIndex(l => l.trim() === 'accelerator:');
+      pre.scrollTop = (pre.scrollHeight / lines.length) * Math.max(at - 3, 0);
+    });
+    await page.screenshot({ path: `${SHOTS}/14b-preview-kubeflow-gpu.png` });
+    // this machine has no GPUs to give kfp.local: back to none before submitting
+    await dialog.getByLabel('GPUs', { exact: true }).fill('0');
+    await accelerator.selectOption({ label: 'not set' });
+    await expect(preview).not.toContainText('accelerator:');
+    expect(await jobCount(page)).toBe(before);
+
+    await dialog.getByRole('button', { name: 'Submit job' }).click();
+    await expect(page.getByRole('dialog')).toHaveCount(0);
+    const newest = (await (await page.request.get('/swan-ml-ext/jobs?limit=1')).json()).jobs[0];
+    expect(newest.name).toBe(name);
+    expect(newest.backend).toBe('kubeflow');
+    expect(newest.parameters).toEqual({ x: 21, label: 'python3-word' });
+    expect(newest.resources).toMatchObject({ cpus: 2, memory_mb: 3000 });
+
+    // followed in the sidebar: running with its cell progress, then completed
+    const jobs = page.getByRole('list', { name: 'Jobs' });
+    await jobs.getByRole('listitem', { name: new RegExp(`^${name} `) }).click();
+    const detail = page.locator('.jp-SwanML-detail');
+    await expect(detail.locator('.jp-SwanML-badge')).toHaveText('running', { timeout: 60000 });
+    await expect(detail.getByRole('progressbar', { name: /^cell \d+ of \d+$/ })).toBeVisible({
+      timeout: 60000
+    });
+    await page.screenshot({ path: `${SHOTS}/15-job-view-kubeflow-running.png` });
+    await expect(detail.locator('.jp-SwanML-badge')).toHaveText('completed', { timeout: 120000 });
+    await expect(detail.locator('progress')).toHaveCount(0);
+    const field = (name: string) =>
+      detail.locator('dt', { hasText: name }).locator('xpath=following-sibling::dd[1]');
+    await expect(field('Backend')).toHaveText('Kubeflow Pipelines');
+    await expect(field('Resources')).toContainText('CPUs 2 · Memory 3000 MB');
+    // the engine reference through the backend's labels: the kfp.local run, embedded
+    await expect(field('Engine')).toHaveText(/^run \S+ mode embedded$/);
+    await expect(field('Parameters')).toContainText('python3-word');
+    const log = page.getByLabel('Log tail');
+    await expect(log).toContainText('twice: 42');
+    await expect(log).toContainText(/Running pipeline: 'swan-ml-/); // no colour codes
+    expect(await log.textContent()).not.toContain('\u001b');
+    await page.screenshot({ path: `${SHOTS}/16-job-view-kubeflow-completed.png` });
+    await page.getByRole('button', { name: '← All jobs' }).click();
+    await expect(jobs.getByRole('listitem', { name: `${name} completed` })).toBeVisible();
+    await jobs.getByRole('listitem', { name: `${name} completed` }).click();
+
+    // the executed notebook: the parameters' effect
+    await detail.getByRole('button', { name: 'Open result' }).click();
+    await expect(page.getByRole('tab', { name: /kfp\.ipynb/ }).nth(1)).toBeVisible();
+    await expect(page.locator('.jp-OutputArea-output').getByText('twice: 42')).toBeVisible();
+    await expect(
+      page.locator('.jp-OutputArea-output').getByText('label: python3-word')
+    ).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}/17-result-kubeflow.png` });
+  });
+
   test('an invalid value shows an inline error and submits nothing', async ({
     page,
     tmpPath
