@@ -178,3 +178,21 @@ def outputs_text(nb: nbformat.NotebookNode) -> str:
         for o in cell.get("outputs", []):
             out.append(o.get("text", "") or json.dumps(o.get("data", {})))
     return "".join(out)
+
+
+def condor_clusters(job_id: str, settled: Callable[[dict[int, int]], bool]) -> dict[int, int]:
+    """ClusterId -> JobStatus of every cluster the schedd ever had for this job, once
+    `settled` says so (a job that just left the queue reaches the history file a moment
+    later), or whatever is there after 15 s."""
+    import htcondor2
+
+    schedd = htcondor2.Schedd(htcondor2.Collector().locateAll(htcondor2.DaemonType.Schedd)[0])
+    constraint = f'SwanMLJobId == "{job_id}"'
+    deadline = time.monotonic() + 15
+    while True:
+        ads = list(schedd.history(constraint, projection=["ClusterId", "JobStatus"], match=10))
+        ads += list(schedd.query(constraint, projection=["ClusterId", "JobStatus"]))
+        states = {int(a["ClusterId"]): int(a["JobStatus"]) for a in ads}
+        if settled(states) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.5)

@@ -13,31 +13,23 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import htcondor2
 import nbformat
 import pytest
 
 from swan_ml_ext import pool
 from swan_ml_ext.client import ClientError
 
-from .conftest import write_notebook
+from .conftest import condor_clusters, write_notebook
 from .server import ServerProcess
 
 SLOW = "import time\nfor i in range(600):\n    time.sleep(0.2)"
 
 
-def condor_runs(job_id: str) -> list[int]:
-    """JobStatus of each cluster the schedd ever had for this job. A job that just left the
-    queue reaches the history file a moment later: wait for it rather than count nothing."""
-    schedd = htcondor2.Schedd(htcondor2.Collector().locateAll(htcondor2.DaemonType.Schedd)[0])
-    constraint = f'SwanMLJobId == "{job_id}"'
-    deadline = time.monotonic() + 15
-    while True:
-        ads = list(schedd.history(constraint, projection=["ClusterId", "JobStatus"], match=10))
-        ads += list(schedd.query(constraint, projection=["ClusterId", "JobStatus"]))
-        if ads or time.monotonic() > deadline:
-            return list({int(a["ClusterId"]): int(a["JobStatus"]) for a in ads}.values())
-        time.sleep(0.5)
+def condor_completed_runs(job_id: str) -> int:
+    """Clusters of this job the schedd ran to completion, once its final record (completed or
+    removed) is visible (the history file lags the queue by a moment)."""
+    states = condor_clusters(job_id, lambda st: bool({3, 4} & set(st.values())))
+    return list(states.values()).count(4)
 
 
 @contextlib.contextmanager
@@ -72,7 +64,7 @@ ENGINES = {
     "condor": Engine(
         "condor",
         outage=condor_outage,
-        completed_runs=lambda server, job_id: condor_runs(job_id).count(4),
+        completed_runs=lambda server, job_id: condor_completed_runs(job_id),
         resources={"memory_mb": 256},
     ),
     "kubeflow": Engine(
