@@ -143,19 +143,19 @@ class SwanMLApp(ExtensionApp):
     def _default_staging(self) -> str:
         return str(Path(jupyter_data_dir()) / "swan_ml_ext" / "staging")
 
-    def _backend_classes(self) -> dict[str, type[Backend]]:
-        """Every backend found by name, a site's configuration last (it wins)."""
-        specs: dict[str, Any] = {**registered(), **self.backend_classes}
-        classes = {}
-        for name, spec in specs.items():
-            cls = load_class(spec)
-            if not (isinstance(cls, type) and issubclass(cls, Backend)):
-                raise ValueError(f"backend {name!r}: {spec!r} is not a Backend class")
-            classes[name] = cls
-        return classes
+    def _backend_specs(self) -> dict[str, Any]:
+        """Every backend found by name (class or import string), a site's configuration last
+        (it wins)."""
+        return {**registered(), **self.backend_classes}
+
+    def _load_backend(self, name: str, spec: Any) -> type[Backend]:
+        cls = load_class(spec)
+        if not (isinstance(cls, type) and issubclass(cls, Backend)):
+            raise ValueError(f"backend {name!r}: {spec!r} is not a Backend class")
+        return cls
 
     def enabled_backends(self) -> list[str]:
-        return list(self.backends) or list({**registered(), **self.backend_classes})
+        return list(self.backends) or list(self._backend_specs())
 
     def resolved_defaults(self) -> tuple[str, str]:
         """(default backend, default environment), or a startup error naming the trait."""
@@ -182,15 +182,19 @@ class SwanMLApp(ExtensionApp):
         return backend, env
 
     def initialize_settings(self) -> None:
-        classes = self._backend_classes()
+        specs = self._backend_specs()
         enabled = self.enabled_backends()
-        unknown = [b for b in enabled if b not in classes]
+        unknown = [b for b in enabled if b not in specs]
         if unknown:
             raise ValueError(
-                f"SwanMLApp.backends names unknown backend(s) {unknown}; known: {sorted(classes)}"
+                f"SwanMLApp.backends names unknown backend(s) {unknown}; known: {sorted(specs)}"
             )
         default_backend, default_environment = self.resolved_defaults()
-        backends = {name: classes[name](parent=self, log=self.log) for name in enabled}
+        # Only the enabled ones are imported (an engine's client can be heavy, e.g. kfp).
+        backends = {
+            name: self._load_backend(name, specs[name])(parent=self, log=self.log)
+            for name in enabled
+        }
         self.store = JobStore(self.db_path)
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
         self.service = JobService(

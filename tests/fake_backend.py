@@ -21,11 +21,9 @@ class FakeBackend(Backend):
     name: ClassVar[str] = "fake"
     title: ClassVar[str] = "Fake engine (tests)"
     capabilities: ClassVar[dict[str, bool]] = {
-        "cancel": True,
+        **Backend.capabilities,
         "hold": True,
         "release": True,
-        "live_logs": False,
-        "progress": False,
     }
     engine_ref_labels: ClassVar[list[tuple[str, str]]] = [("fake_id", "fake job")]
 

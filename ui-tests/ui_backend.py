@@ -19,13 +19,7 @@ from swan_ml_ext.jobs.model import Job, JobState, Update
 class QueueBackend(Backend):
     name: ClassVar[str] = "queue"
     title: ClassVar[str] = "Waiting queue (UI tests)"
-    capabilities: ClassVar[dict[str, bool]] = {
-        "cancel": True,
-        "hold": False,
-        "release": False,
-        "live_logs": False,
-        "progress": False,
-    }
+    # cancel only: the base capabilities
     engine_ref_labels: ClassVar[list[tuple[str, str]]] = [("ticket", "ticket")]
 
     _tickets = itertools.count(1)

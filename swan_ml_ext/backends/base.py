@@ -51,7 +51,8 @@ class Backend(LoggingConfigurable):
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
-    # What the UI, the magics and the CLI may offer for this engine's jobs.
+    # What the UI, the magics and the CLI may offer for this engine's jobs. A backend states
+    # only what differs: capabilities = {**Backend.capabilities, "hold": True, ...}.
     capabilities: ClassVar[dict[str, bool]] = {
         "cancel": True,
         "hold": False,

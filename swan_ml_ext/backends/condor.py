@@ -30,7 +30,7 @@ class CondorBackend(Backend):
     name: ClassVar[str] = "condor"
     title: ClassVar[str] = "HTCondor"
     capabilities: ClassVar[dict[str, bool]] = {
-        "cancel": True,
+        **Backend.capabilities,
         "hold": True,
         "release": True,
         "live_logs": True,

@@ -37,7 +37,11 @@ def read_tail(path: Path, lines: int | None, max_bytes: int = MAX_LOG_BYTES) -> 
     if pos > 0:  # started mid-file: drop the partial first line
         cut = data.find(b"\n")
         data = data[cut + 1 :] if cut >= 0 else data
-    text = data.decode("utf-8", errors="replace")
+    return last_lines(data.decode("utf-8", errors="replace"), lines)
+
+
+def last_lines(text: str, lines: int | None) -> str:
+    """The last `lines` lines of a text (all of it for None, nothing for 0)."""
     if lines is None:
         return text
-    return "".join(text.splitlines(keepends=True)[-lines:])
+    return "".join(text.splitlines(keepends=True)[-lines:]) if lines else ""

@@ -17,7 +17,7 @@ from typing import Any
 from anyio import to_thread
 
 from ..backends.base import Backend, Logs
-from .files import read_tail
+from .files import last_lines, read_tail
 from .model import (
     Conflict,
     InvalidRequest,
@@ -344,25 +344,11 @@ class JobService(EngineUpdates):
 
     async def logs(self, job_id: str, tail: int | None) -> dict[str, Any]:
         job = await self.get(job_id)
-        folder = job.outputs.get("folder")
-        if job.state.final and folder and (self.root_dir / folder / "stdout.txt").exists():
-            # Published with the executed notebook: read from the end of the files.
-            out = self.root_dir / folder
-            logs = await to_thread.run_sync(
-                lambda: Logs(
-                    stdout=read_tail(out / "stdout.txt", tail),
-                    stderr=read_tail(out / "stderr.txt", tail),
-                    live=False,
-                )
-            )
-        elif job.state.final:
-            logs = await to_thread.run_sync(
-                self.backends[job.backend].logs, job, self.staging_root / job.id, tail
-            )
+        if job.state.final:
+            logs = await to_thread.run_sync(self._final_logs, job, tail)
         else:  # what the last monitor pass read: no engine query per request
-            logs = Logs(
-                stdout=cut_lines(self.live_tails.get(job.id, ""), tail), stderr="", live=True
-            )
+            tail_text = last_lines(self.live_tails.get(job.id, ""), tail)
+            logs = Logs(stdout=tail_text, stderr="", live=True)
         return {
             "id": job.id,
             "state": job.state.value,
@@ -371,9 +357,13 @@ class JobService(EngineUpdates):
             "stderr": logs.stderr,
         }
 
-
-def cut_lines(text: str, tail: int | None) -> str:
-    if tail is None:
-        return text
-    lines = text.splitlines(keepends=True)
-    return "".join(lines[-tail:]) if tail else ""
+    def _final_logs(self, job: Job, tail: int | None) -> Logs:
+        """From the job's published output folder, read from the end of the files; from the
+        backend when the outputs never reached the workspace."""
+        folder = job.outputs.get("folder")
+        out = self.root_dir / folder if folder else None
+        if out is not None and (out / "stdout.txt").exists():
+            return Logs(
+                read_tail(out / "stdout.txt", tail), read_tail(out / "stderr.txt", tail), False
+            )
+        return self.backends[job.backend].logs(job, self.staging_root / job.id, tail)

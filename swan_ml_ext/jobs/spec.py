@@ -301,9 +301,10 @@ def parse_spec(
     default_backend: str,
     default_environment: str,
 ) -> JobSpec:
+    """A submission's fields, checked. The body has passed check_json (the service runs it
+    first, before the idempotency key is looked up)."""
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
-    check_json(body)
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         raise InvalidRequest(f"unknown field(s): {', '.join(u[:100] for u in unknown[:10])}")

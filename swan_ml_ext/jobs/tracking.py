@@ -57,32 +57,27 @@ class EngineUpdates:
             if fresh is not None:
                 job.engine_ref = fresh.engine_ref
             return
-        staged = self.staging_root / job.id
-        previous = job.state
-        if (staged / "notebook.ipynb").is_file():
-            backend = self.backends[job.backend]
-            job.engine_ref = await to_thread.run_sync(
-                backend.resubmit, job, staged, self.environments[job.environment]
-            )
-            job.message = "submitted again: the server stopped while submitting it"
-            self.log.warning("swan-ml: job %s %s", job.id, job.message)
+        snapshot = self.staging_root / job.id / "notebook.ipynb"
+        if await to_thread.run_sync(snapshot.is_file):
+            await self._resubmit(job, "submitted again: the server stopped while submitting it")
         else:
+            previous = job.state
             job.state, job.finished_at = JobState.FAILED, time.time()
             job.message = (
                 "the server stopped while submitting this job and its snapshot is gone;"
                 " submit the notebook again"
             )
-        await to_thread.run_sync(self.store.update, job)
-        self.generation[job.backend] += 1
-        if job.state != previous:
+            await to_thread.run_sync(self.store.update, job)
             self.emit(job, previous)
+        self.generation[job.backend] += 1
 
     async def apply(self, job: Job, update: Update) -> bool:
         """Record what the engine says (under the backend's lock). Returns True when the job
         finished with outputs to fetch: the caller runs finish() for it, outside the lock."""
         previous = job.state
         if update.resubmit:
-            await self._resubmit(job)
+            why = f"submitted again: the engine lost the input of {_ref_text(job.engine_ref)}"
+            await self._resubmit(job, why)
             return False
         changed = False
         if update.log_tail is not None:
@@ -106,8 +101,7 @@ class EngineUpdates:
         if changed or job.state != previous:
             await to_thread.run_sync(self.store.update, job)
         if job.state.final:
-            self.live_tails.pop(job.id, None)
-            await to_thread.run_sync(drop_staging, self.staging_root, job)
+            await self._retire(job)
         if job.state != previous:
             self.emit(job, previous)
         return finishing
@@ -123,11 +117,7 @@ class EngineUpdates:
             staged = self.staging_root / job.id
             error = outputs = None
             try:
-                if not (staged / "output" / "result.json").exists():
-                    await to_thread.run_sync(self.backends[job.backend].fetch, job, staged)
-                outputs = await to_thread.run_sync(
-                    publish, self.root_dir, self.output_dir, job, staged
-                )
+                outputs = await to_thread.run_sync(self._collect, job, staged)
             except Exception as e:  # the job did finish; say why its outputs are missing
                 self.log.warning("swan-ml: outputs of job %s could not be fetched: %s", job.id, e)
                 error = str(e)
@@ -139,22 +129,34 @@ class EngineUpdates:
                 record_finish(job, update, staged, outputs, error)
                 await to_thread.run_sync(self.store.update, job)
                 self.generation[job.backend] += 1
-                self.live_tails.pop(job.id, None)
-                await to_thread.run_sync(drop_staging, self.staging_root, job)
+                await self._retire(job)
             self.emit(job, previous)
         finally:
             self.finishing.discard(job_id)
 
-    async def _resubmit(self, job: Job) -> None:
-        old = job.engine_ref
+    def _collect(self, job: Job, staged: Path) -> dict[str, Any]:
+        """The outputs from the engine (unless an earlier try brought them already) into the
+        workspace. Blocking: in a worker thread."""
+        if not (staged / "output" / "result.json").exists():
+            self.backends[job.backend].fetch(job, staged)
+        return publish(self.root_dir, self.output_dir, job, staged)
+
+    async def _retire(self, job: Job) -> None:
+        """A job that reached a final state needs no live tail and no snapshot any more."""
+        self.live_tails.pop(job.id, None)
+        await to_thread.run_sync(drop_staging, self.staging_root, job)
+
+    async def _resubmit(self, job: Job, why: str) -> None:
+        """Submit the job again from its snapshot (the backend first removes what the engine
+        has of it); `why` becomes its message."""
         job.engine_ref = await to_thread.run_sync(
             self.backends[job.backend].resubmit,
             job,
             self.staging_root / job.id,
             self.environments[job.environment],
         )
-        job.message = f"submitted again: the engine lost the input of {_ref_text(old)}"
-        self.log.warning("swan-ml: job %s resubmitted: %s", job.id, job.message)
+        job.message = why
+        self.log.warning("swan-ml: job %s %s", job.id, why)
         await to_thread.run_sync(self.store.update, job)
 
 

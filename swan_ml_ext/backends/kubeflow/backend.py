@@ -41,9 +41,7 @@ class KubeflowBackend(Backend):
     name: ClassVar[str] = "kubeflow"
     title: ClassVar[str] = "Kubeflow Pipelines"
     capabilities: ClassVar[dict[str, bool]] = {
-        "cancel": True,
-        "hold": False,
-        "release": False,
+        **Backend.capabilities,
         "live_logs": True,
         "progress": True,
         "gpus": True,
@@ -96,8 +94,8 @@ class KubeflowBackend(Backend):
     # -- remote credentials (never logged, never in an API response or event) -------------
     token = Unicode(
         "",
-        help="""Bearer token for the KFP server. Empty: `token_file`, then the KFP environment
-        variables (KF_PIPELINES_TOKEN, KF_PIPELINES_SA_TOKEN_PATH), then the token exchange.""",
+        help="""Bearer token for the KFP server. Empty: `token_file`, then the file named by
+        KF_PIPELINES_SA_TOKEN_PATH (kfp's own), then the token exchange.""",
     ).tag(config=True)
     token_file = Unicode(
         "",
