@@ -22,12 +22,14 @@ test: install pool lint ui-tests/node_modules/.yarn-state.yml
 
 deps: system install
 
-# Debian packages: debootstrap builds the pool's chroot; chromium drives the UI tests.
-# No stamp: the binaries are checked every time (cheap), so a fresh machine always gets them.
+# Debian packages: debootstrap builds the pool's chroot; chromium drives the UI tests; Java 17
+# runs Spark (pyspark's JVM). No stamp: the binaries are checked every time (cheap), so a fresh
+# machine always gets them.
 system:
-	@if ! command -v debootstrap >/dev/null || ! test -x /usr/bin/chromium; then \
+	@if ! command -v debootstrap >/dev/null || ! test -x /usr/bin/chromium \
+	    || ! command -v java >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    debootstrap chromium >/dev/null; \
+	    debootstrap chromium openjdk-17-jre-headless >/dev/null; \
 	fi
 
 venv: $(VENV)/.deps
@@ -52,7 +54,7 @@ swan_ml_ext/labextension/package.json: node_modules/.yarn-state.yml $(shell find
 
 install: $(VENV)/.installed
 $(VENV)/.installed: $(VENV)/.deps swan_ml_ext/labextension/package.json
-	$(PY) -m pip install -q --no-build-isolation -e ".[test,kubeflow]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test,kubeflow,spark]"
 	jupyter labextension develop --overwrite . >/dev/null
 	jupyter server extension enable --sys-prefix swan_ml_ext >/dev/null
 	@touch $@

@@ -17,6 +17,8 @@ BENCHES = (
     "monitor_cost",
     "kubeflow_e2e",
     "kubeflow_remote_monitor",
+    "spark_watch",
+    "spark_latency",
 )
 for name in BENCHES:
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

@@ -13,3 +13,15 @@ export const batchIcon = new LabIcon({
   name: 'swan-ml-ext:batch',
   svgstr: batchSvg
 });
+
+/** A spark: four rays around a centre. */
+const sparkSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M12 1.5l2.2 7.1 7.3 1.4-6 4.3 1.4 7.7L12 17.6 7.1 22l1.4-7.7-6-4.3 7.3-1.4z"/>
+  </g>
+</svg>`;
+
+export const sparkIcon = new LabIcon({
+  name: 'swan-ml-ext:spark',
+  svgstr: sparkSvg
+});

@@ -15,6 +15,7 @@ import { JobsModel } from './model';
 import { JobMonitor } from './monitor/panel';
 import { IParam, notebookParameters } from './params';
 import { ISubmitDefaults, SubmitDialog, SubmitForm } from './submit/dialog';
+import { sparkPlugins } from './spark/plugins';
 import { CommandIDs, EVENT_SCHEMA_ID, IJobsModel, PLUGIN_ID } from './tokens';
 
 /** The jobs model: event bus subscription + Poll fallback. */
@@ -356,9 +357,12 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   modelPlugin,
   submitPlugin,
   monitorPlugin,
-  notificationsPlugin
+  notificationsPlugin,
+  ...sparkPlugins
 ];
 export default plugins;
 export { IJobsModel } from './tokens';
 export type { IJobChange, IJobLogs, JobAction } from './tokens';
 export { JobsModel } from './model';
+export { ISparkModel } from './spark/tokens';
+export { SparkModel } from './spark/model';

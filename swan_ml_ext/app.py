@@ -18,9 +18,13 @@ from .jobs.monitor import Monitor
 from .jobs.service import JobService
 from .jobs.spec import Environment, Limits
 from .jobs.store import JobStore
+from .spark.manager import SparkManager
+from .spark.registry import Session as SparkSession
 
 EVENT_SCHEMA = Path(__file__).resolve().parent / "events" / "job_state.yaml"
 EVENT_SCHEMA_ID = "https://events.jupyter.org/swan_ml_ext/job_state/v1"
+SPARK_EVENT_SCHEMA = EVENT_SCHEMA.parent / "spark.yaml"
+SPARK_EVENT_SCHEMA_ID = "https://events.jupyter.org/swan_ml_ext/spark/v1"
 
 
 class SwanMLApp(ExtensionApp):
@@ -133,6 +137,39 @@ class SwanMLApp(ExtensionApp):
         are stored with the job and injected into the notebook; large data belongs in a file.""",
     ).tag(config=True)
 
+    spark_profiles = Dict(
+        help="""Spark profiles by name, over the built-in ones (local, local-gpu, standalone,
+        standalone-gpu, connect; a site's profile of the same name replaces it). A profile:
+        {"description": text, "master": "local[2]" | "spark://host:port" | ... XOR
+        "remote": "sc://host:port", "conf": {spark.* key: value}, "env": {name: value},
+        "gpu": {"executor_amount", "task_amount", "discovery_script", "rapids"} | null,
+        "master_ui": "http://host:8080" (standalone: checked before a session starts),
+        "ui": "http://host:4040" (Connect: the Connect server's UI, for monitoring and kill)}.
+        Offered by GET spark/profiles, the `%swan spark` magic and the Spark batch backend.""",
+    ).tag(config=True)
+
+    spark_poll_interval = Float(
+        0.5,
+        help="""Seconds between two passes of the Spark poller. Each pass makes at most one
+        round of Spark REST calls per live session (jobs; plus active stages and executors
+        while jobs run), however many clients watch: clients read the poller's cache.""",
+    ).tag(config=True)
+
+    spark_connect_timeout_s = Float(
+        120.0,
+        help="""Seconds POST spark/sessions waits for a kernel to create its Spark session
+        (or, for a kernel that connected itself, to become idle and say which session it
+        has) before answering 504.""",
+    ).tag(config=True)
+
+    spark_ui_hosts = List(
+        Unicode(),
+        help="""Hosts besides loopback (127.0.0.1, localhost, ::1) whose Spark UI the server
+        may poll and serve at spark/ui/<session>/. The address always comes from the kernel
+        or batch job that runs the session, never from a request; list a host only when the
+        drivers of this server's users really run there (e.g. a Spark driver node).""",
+    ).tag(config=True)
+
     @default("db_path")
     def _default_db(self) -> str:
         return os.environ.get("SWAN_ML_DB") or str(
@@ -230,7 +267,18 @@ class SwanMLApp(ExtensionApp):
         self.monitor = Monitor(
             self.service, self.poll_interval, log=self.log, engine_timeout=self.engine_timeout_s
         )
-        self.settings.update({"swan_ml_ext_service": self.service})
+        self.serverapp.event_logger.register_event_schema(SPARK_EVENT_SCHEMA)
+        self.spark = SparkManager(
+            site_profiles=self.spark_profiles,
+            kernel_manager=self.serverapp.kernel_manager,
+            service=self.service,
+            poll_interval=self.spark_poll_interval,
+            connect_timeout=self.spark_connect_timeout_s,
+            ui_hosts=list(self.spark_ui_hosts),
+            emit=self._emit_spark,
+            log=self.log,
+        )
+        self.settings.update({"swan_ml_ext_service": self.service, "swan_ml_ext_spark": self.spark})
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
@@ -250,14 +298,26 @@ class SwanMLApp(ExtensionApp):
             },
         )
 
+    def _emit_spark(self, session: SparkSession, change: str) -> None:
+        self.serverapp.event_logger.emit(
+            schema_id=SPARK_EVENT_SCHEMA_ID,
+            data={
+                "session_id": session.id,
+                "change": change,
+                "jobs_running": session.summary()["jobs_running"],
+            },
+        )
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # Kernels this server starts find it (magics, CLI in a terminal) through these.
         os.environ["SWAN_ML_URL"] = serverapp.connection_url
         os.environ["SWAN_ML_TOKEN"] = serverapp.identity_provider.token
         os.environ["SWAN_ML_ROOT"] = str(Path(serverapp.root_dir).resolve())
         self.monitor.start()
+        self.spark.start()
 
     async def stop_extension(self) -> None:
+        await self.spark.stop()
         await self.monitor.stop()
         for backend in self.service.backends.values():
             backend.close()

@@ -34,6 +34,7 @@ from .commands import (
     to_server_paths,
     wait,
 )
+from .spark.magics import SPARK_HELP, spark_magic
 
 CELL_HELP = """
 %%swan submit [options]  runs the cell's code as a one-cell notebook job. Nothing from the
@@ -65,8 +66,13 @@ class SwanMagics(Magics):
         parser = build_parser("%swan" if cell is None else "%%swan")
         if cell is not None:
             parser.epilog = (parser.epilog or "") + CELL_HELP
+        else:
+            parser.epilog = (parser.epilog or "") + SPARK_HELP
         try:
-            args = parser.parse_args(shlex.split(line))
+            words = shlex.split(line)
+            if cell is None and words[:1] == ["spark"]:  # this kernel's Spark: spark/magics.py
+                return spark_magic(self.shell, words[1:])
+            args = parser.parse_args(words)
             if args.verb is None:
                 parser.print_help()
                 return None

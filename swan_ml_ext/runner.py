@@ -1,7 +1,8 @@
 """Runs one notebook on the worker (batch node, pod or driver). No server imports.
 
     python runner.py --notebook notebook.ipynb --parameters params.json --output output \
-        [--inputs inputs] [--kernel python3] [--job-id ID] [--environment NAME]
+        [--inputs inputs] [--kernel python3] [--job-id ID] [--environment NAME] \
+        [--setup-cell setup.py]
 
 Executes with papermill (typed parameters injected after the `parameters`-tagged cell by
 papermill's own translators), writes `output/notebook.ipynb` even when a cell fails, files the
@@ -9,17 +10,21 @@ notebook created under `output/files/`, and `output/result.json`. While it runs 
 progress (cells done/total) and the tail of stdout/stderr through the reporter the backend
 chose: `--reporter chirp` (the default) sets job-ad attributes through HTCondor chirp when the
 job has an IO proxy and is silent elsewhere; `--reporter file --progress-file PATH` rewrites a
-JSON file atomically (local processes). Exit status: 0 completed, 1 a cell failed, 2 the run
-could not start.
+JSON file atomically (local processes). `--setup-cell FILE`: FILE's code runs first, as a cell
+tagged SETUP_TAG (kept in the output, not counted in the progress; e.g. Spark's session). On
+SIGTERM the kernels' process groups are killed (with a Spark JVM) before the runner exits.
+Exit status: 0 completed, 1 a cell failed, 2 the run could not start.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -28,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 TAIL_BYTES = 2000  # one chirp command is limited to 5,120 bytes; base64 grows by 4/3
+SETUP_TAG = "swan-ml-setup"  # the cell --setup-cell adds
 
 
 class Reporter:
@@ -209,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default="work")
     ap.add_argument("--reporter", choices=("chirp", "file"), default="chirp")
     ap.add_argument("--progress-file", default=None, help="where --reporter file writes")
+    ap.add_argument("--setup-cell", default=None, help="code run before the notebook's cells")
     args = ap.parse_args(argv)
     if args.reporter == "file" and not args.progress_file:
         ap.error("--reporter file needs --progress-file")
@@ -273,11 +280,15 @@ def run_notebook(
         print(result["message"], file=sys.stderr)
         return "error"
     original_ids = [c.get("id") for c in source.cells]
+    if args.setup_cell:
+        setup = nbformat.v4.new_code_cell(Path(args.setup_cell).read_text())
+        setup.metadata["tags"] = [SETUP_TAG]
+        source.cells.insert(0, setup)
 
     class ProgressEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
-            total = sum(1 for c in nb_man.nb.cells if c.cell_type == "code")
+            total = sum(1 for c in nb_man.nb.cells if _counted(c))
             done = 0
             reporter.progress(0, total)
             complete = nb_man.cell_complete
@@ -285,7 +296,7 @@ def run_notebook(
             def cell_complete(cell: Any, cell_index: Any = None, **kw: Any) -> Any:
                 nonlocal done
                 r = complete(cell, cell_index=cell_index, **kw)
-                if cell.cell_type == "code":
+                if _counted(cell):
                     done += 1
                     reporter.flush_tail()  # before progress: a reader of n/N sees its output
                     reporter.progress(done, total)
@@ -296,6 +307,7 @@ def run_notebook(
 
     papermill_engines.register("swan-ml", ProgressEngine)
     kernel_manager_class, sockets = _ipc_kernel_manager()
+    on_term = _stop_kernels_on_term(kernel_manager_class, sockets)
     stop = threading.Event()
 
     def tail_pusher() -> None:
@@ -307,7 +319,7 @@ def run_notebook(
     stdout, stderr = Tee(sys.stdout, reporter), Tee(sys.stderr, reporter)
     try:
         pm.execute_notebook(
-            args.notebook,
+            source,
             str(executed),
             parameters=params,
             kernel_name=args.kernel,
@@ -335,6 +347,13 @@ def run_notebook(
     finally:
         stop.set()
         shutil.rmtree(sockets, ignore_errors=True)
+        if on_term:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _counted(cell: Any) -> bool:
+    """A code cell of the notebook (the progress counts these; not the setup cell)."""
+    return cell.cell_type == "code" and SETUP_TAG not in cell.get("metadata", {}).get("tags", [])
 
 
 def _ipc_kernel_manager() -> tuple[Any, str]:
@@ -348,6 +367,12 @@ def _ipc_kernel_manager() -> tuple[Any, str]:
     folder = tempfile.mkdtemp(prefix="swan-ml-kernel-")
 
     class IPCKernelManager(AsyncKernelManager):
+        started: list[Any] = []  # for _stop_kernels_on_term
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.started.append(self)
+
         @default("transport")
         def _default_transport(self) -> str:
             return "ipc"
@@ -359,19 +384,41 @@ def _ipc_kernel_manager() -> tuple[Any, str]:
     return IPCKernelManager, folder
 
 
+def _stop_kernels_on_term(manager_class: Any, sockets: str) -> bool:
+    """On SIGTERM kill the kernels' process groups (a kernel has a session of its own: a signal
+    to the runner's group reaches neither it nor what it started, e.g. a Spark JVM), then exit.
+    Only where SIGTERM is not handled yet (a caller's handler stays). True: installed."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return False
+
+    def stop(signum: int, frame: Any) -> None:
+        for km in manager_class.started:
+            with contextlib.suppress(OSError, TypeError, AttributeError):
+                os.killpg(km.provisioner.pgid, signal.SIGKILL)
+        shutil.rmtree(sockets, ignore_errors=True)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    return True
+
+
 def _cell_message(e: Any, executed: Path, original_ids: list[Any]) -> str:
     """Name the failing cell as the user sees it in the original notebook (1-based)."""
-    number = None
+    where = None
     try:
         import nbformat
 
         for cell in nbformat.read(str(executed), as_version=4).cells:
             errored = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
             if errored and cell.get("id") in original_ids:
-                number = original_ids.index(cell.get("id")) + 1
+                where = f"cell {original_ids.index(cell.get('id')) + 1}"
+            elif errored and SETUP_TAG in cell.get("metadata", {}).get("tags", []):
+                where = "the setup cell"
     except Exception as err:  # the message must not depend on this nicety
         print(f"[swan-ml] could not map the failing cell: {err}", file=sys.stderr)
-    where = f"cell {number}" if number else f"cell index {e.cell_index}"
+    where = where or f"cell index {e.cell_index}"
     count = f" [{e.exec_count}]" if e.exec_count else ""
     return f"{where}{count} raised {e.ename}: {e.evalue}"
 

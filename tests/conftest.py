@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from referencing.jsonschema import DRAFT202012
 from tornado.httpclient import HTTPClientError
 
 from swan_ml_ext import pool
+
+from .spark_cluster import SparkCluster
 
 # Before anything imports htcondor2: talk to the personal pool.
 os.environ["CONDOR_CONFIG"] = str(pool.client_config())
@@ -37,6 +39,18 @@ FINAL = {"completed", "failed", "cancelled"}
 def condor_pool() -> None:
     """The real personal pool (built once, cached; `up` is idempotent)."""
     pool.run("up")
+
+
+@pytest.fixture(scope="session")
+def spark_cluster() -> Iterator[SparkCluster]:
+    """A real Spark standalone master + worker (2 fake GPUs) and a Connect server, started on
+    first use and stopped at the end of the session (tests/spark_cluster.py)."""
+    cluster = SparkCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def server_config(tmp_path: Path, **swan: Any) -> dict[str, Any]:

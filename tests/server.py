@@ -40,6 +40,9 @@ class ServerProcess:
             f"--ServerApp.root_dir={self.root}", f"--port={self.port}",
             "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
             "--IdentityProvider.token=test-token", "--no-browser", "--allow-root",
+            # installed for the Spark UI route's handler classes, it enables itself (config.d):
+            # its /proxy/<port> reaches any local port with the caller's credentials
+            "--ServerApp.jpserver_extensions=jupyter_server_proxy=False",
             f"--SwanMLApp.db_path={self.tmp / 'jobs.sqlite'}",
             f"--SwanMLApp.staging_dir={self.tmp / 'staging'}",
             *(

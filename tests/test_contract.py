@@ -2,8 +2,8 @@
 
 Each engine under test says how to start its server, how to make its engine unreachable (if it
 can be: an engine that runs as local processes of the server has nothing to take away) and
-how many times the engine ran a job; the lifecycle is the same for all. HTCondor and Kubeflow
-(embedded: kfp.local) pass it; Spark joins by adding an entry to ENGINES.
+how many times the engine ran a job; the lifecycle is the same for all. HTCondor, Kubeflow
+(embedded: kfp.local) and Spark (a local driver, profile `local`) pass it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 from swan_ml_ext import pool
+from swan_ml_ext.backends.spark.driver import SparkDrivers
 from swan_ml_ext.client import ClientError
 
 from .conftest import condor_clusters, write_notebook
@@ -48,6 +49,11 @@ def kubeflow_runs(server: ServerProcess, job_id: str) -> int:
     return len(list(root.glob("runs*/*/run-notebook/executor_output.json")))
 
 
+def spark_runs(server: ServerProcess, job_id: str) -> int:
+    """Driver runs of this job that exited 0 uncancelled (each keeps its exit record)."""
+    return SparkDrivers.completed_runs_in(server.tmp / "spark-local", job_id)
+
+
 @dataclass
 class Engine:
     name: str
@@ -76,6 +82,16 @@ ENGINES = {
         no_outage="the embedded kubeflow engine (kfp.local) runs as local processes of this"
         " server: there is no engine to make unreachable (remote KFP outages are tested"
         " against the KFP stand-in in test_kubeflow_remote.py)",
+    ),
+    "spark": Engine(
+        "spark",
+        outage=None,
+        completed_runs=lambda server, job_id: spark_runs(server, job_id),
+        # the built-in `local` profile (local[2]); 512 MB: spark.driver.memory=512m
+        resources={"profile": "local", "memory_mb": 512},
+        server_args=("--SwanMLApp.backends=spark",),
+        no_outage="the spark backend runs each job as a Spark driver in a local process of"
+        " this server (client mode): there is no engine to make unreachable",
     ),
 }
 

@@ -35,5 +35,18 @@ def test_system_step_checks_its_binaries_every_time():
     assert phony and "system" in phony.group(1).split()
     rule = re.search(r"^system:(.*)\n((?:\t.*\n)+)", makefile, re.M)
     assert rule and rule.group(1).strip() == "", "system must not depend on a stamp file"
-    for binary in ("debootstrap", "chromium"):
+    for binary in ("debootstrap", "chromium", "command -v java", "openjdk-17-jre-headless"):
         assert binary in rule.group(2)
+
+
+def test_install_step_installs_the_spark_extra_and_reruns_when_pyproject_changes():
+    makefile = (REPO / "Makefile").read_text()
+    install = re.search(r"^\$\(VENV\)/\.installed:(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert install and re.search(r"pip install .*-e \"\.\[[^]]*\bspark\b", install.group(2))
+    deps = re.search(r"^\$\(VENV\)/\.deps:(.*)$", makefile, re.M)
+    assert deps and "pyproject.toml" in deps.group(1).split()
+    assert "$(VENV)/.deps" in install.group(1).split()
+    spark = re.search(r"^spark = \[(.*)\]$", (REPO / "pyproject.toml").read_text(), re.M)
+    assert spark, "pyproject has no `spark` extra"
+    for pin in ("pyspark[connect]==4.3.0", "pandas<3", "jupyter-server-proxy==4.6.0"):
+        assert f'"{pin}"' in spark.group(1)

@@ -12,6 +12,7 @@ ENTRY_POINT_GROUP = "swan_ml_ext.backends"
 BUILTIN = {
     "condor": "swan_ml_ext.backends.condor:CondorBackend",
     "kubeflow": "swan_ml_ext.backends.kubeflow:KubeflowBackend",
+    "spark": "swan_ml_ext.backends.spark:SparkBackend",
 }
 
 

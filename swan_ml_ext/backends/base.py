@@ -4,13 +4,15 @@ Schema), and labels for their engine references."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from traitlets.config import LoggingConfigurable
 
-from ..jobs.model import Job, Update
+from ..jobs.model import Job, JobState, Update
 from ..jobs.spec import Environment, Limits
 
 
@@ -41,6 +43,28 @@ def integer(title: str, description: str, lo: int, hi: int | None, default: Any,
         field_["type"] = ["integer", "null"]
     field_["default"] = default
     return {**field_, **kw}
+
+
+def enforce_max_runtime(
+    jobs: list[Job], updates: dict[str, Update], stop: Callable[[Job], None]
+) -> None:
+    """A running job past its resources' max_runtime_s is stopped (`stop`) and failed,
+    saying so: its update in `updates` is replaced (a backend's poll calls this)."""
+    now = time.time()
+    for job in jobs:
+        limit = job.resources.get("max_runtime_s")
+        u = updates.get(job.id)
+        state = u.state if u is not None else job.state
+        started = job.started_at or (u.started_at if u is not None else None)
+        if not limit or state != JobState.RUNNING or not started or now - started <= limit:
+            continue
+        stop(job)
+        updates[job.id] = Update(
+            JobState.FAILED,
+            message=f"exceeded the maximum runtime of {limit} s; the run was stopped",
+            finished_at=now,
+            has_outputs=False,
+        )
 
 
 class Backend(LoggingConfigurable):

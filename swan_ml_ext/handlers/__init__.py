@@ -8,11 +8,38 @@ from .jobs import (
     JobPreviewHandler,
     JobsHandler,
 )
+from .spark import (
+    SparkKillHandler,
+    SparkProfilesHandler,
+    SparkSessionHandler,
+    SparkSessionPartHandler,
+    SparkSessionsHandler,
+)
 
 JOB_ID = r"(?P<job_id>[^/]+)"
+SID = r"(?P<sid>[^/]+)"
 
 
-def routes(prefix: str = "/swan-ml-ext") -> list[tuple[str, type]]:
+def routes(prefix: str = "/swan-ml-ext") -> list[tuple]:
+    return _api_routes(prefix) + _spark_ui_routes(prefix)
+
+
+def _spark_ui_routes(prefix: str) -> list[tuple]:
+    """The Spark UI route needs jupyter-server-proxy (the `spark` extra): without it, none."""
+    try:
+        from ..spark.ui_proxy import SparkUIHandler, drop_set_cookie
+    except ImportError:
+        return []
+    return [
+        (
+            rf"{prefix}/spark/ui/{SID}/?(?P<path>.*)",
+            SparkUIHandler,
+            {"rewrite_response": [drop_set_cookie]},
+        )
+    ]
+
+
+def _api_routes(prefix: str) -> list[tuple]:
     return [
         (rf"{prefix}/backends", BackendsHandler),
         (rf"{prefix}/info", InfoHandler),
@@ -22,4 +49,12 @@ def routes(prefix: str = "/swan-ml-ext") -> list[tuple[str, type]]:
         (rf"{prefix}/jobs/{JOB_ID}", JobHandler),
         (rf"{prefix}/jobs/{JOB_ID}/(?P<action>hold|release)", JobActionHandler),
         (rf"{prefix}/jobs/{JOB_ID}/logs", JobLogsHandler),
+        (rf"{prefix}/spark/profiles", SparkProfilesHandler),
+        (rf"{prefix}/spark/sessions", SparkSessionsHandler),
+        (rf"{prefix}/spark/sessions/{SID}", SparkSessionHandler),
+        (
+            rf"{prefix}/spark/sessions/{SID}/(?P<part>jobs|stages|executors)",
+            SparkSessionPartHandler,
+        ),
+        (rf"{prefix}/spark/sessions/{SID}/jobs/{JOB_ID}/kill", SparkKillHandler),
     ]

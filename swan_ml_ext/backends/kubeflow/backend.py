@@ -11,16 +11,15 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import threading
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 from jupyter_core.paths import jupyter_data_dir
 from traitlets import Bool, Dict, Float, List, Unicode
 
-from ...jobs.model import BackendUnavailable, InvalidRequest, Job, JobState, Update
+from ...jobs.model import BackendUnavailable, InvalidRequest, Job, Update
 from ...jobs.spec import Environment, Limits
-from ..base import Backend, BackendStatus, Logs, integer
+from ..base import Backend, BackendStatus, Logs, enforce_max_runtime, integer
 from .engine import PIPELINE_FILE, KfpEngine
 
 PIP_FIX = "pip install 'swan_ml_ext[kubeflow]'"
@@ -307,26 +306,8 @@ class KubeflowBackend(Backend):
         if not jobs:
             return {}
         updates = self.engine().poll(jobs)
-        self._enforce_runtime(jobs, updates)
+        enforce_max_runtime(jobs, updates, self.engine().cancel)
         return updates
-
-    def _enforce_runtime(self, jobs: list[Job], updates: dict[str, Update]) -> None:
-        """A run past its max_runtime_s is cancelled and failed, saying so."""
-        now = time.time()
-        for job in jobs:
-            limit = job.resources.get("max_runtime_s")
-            u = updates.get(job.id)
-            state = u.state if u is not None else job.state
-            started = job.started_at or (u.started_at if u is not None else None)
-            if not limit or state != JobState.RUNNING or not started or now - started <= limit:
-                continue
-            self.engine().cancel(job)
-            updates[job.id] = Update(
-                JobState.FAILED,
-                message=f"exceeded the maximum runtime of {limit} s; the run was stopped",
-                finished_at=now,
-                has_outputs=False,
-            )
 
     def fetch(self, job: Job, staged: Path) -> None:
         files = staged / "output" / "files"

@@ -19,18 +19,16 @@ kfp.local's record of each run (executor_output.json once the task succeeded).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...jobs.files import read_tail
-from ...jobs.model import Conflict, Job, JobState, Update
-from ..base import BackendStatus, Logs
-from ..local_process import LocalProcess, LocalProcessError, progress_file, read_progress
+from ...jobs.model import Job
+from ..base import BackendStatus
+from ..local_jobs import LocalJobs, run_env
+from ..local_process import LocalProcess, progress_file
 from .engine import pipeline_arguments
 
 if TYPE_CHECKING:
@@ -38,45 +36,22 @@ if TYPE_CHECKING:
 
 LOCAL_RUN = Path(__file__).resolve().parent / "local_run.py"
 TASK = "run-notebook"  # compile.TASK (not imported: compile imports kfp)
-TAIL_LINES = 40
-# Variables the server sets for its own kernels; a batch run gets nothing of the live session.
-_SESSION_VARS = ("SWAN_ML_URL", "SWAN_ML_TOKEN", "SWAN_ML_ROOT", "JPY_PARENT_PID")
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(LocalJobs):
     mode = "embedded"
+    what = "the kfp.local run"
+    aside = ("runs",)
 
     def __init__(self, backend: KubeflowBackend) -> None:
-        self.backend = backend
-        self._procs: dict[str, LocalProcess] = {}
+        super().__init__(backend)
         self._runs: dict[str, str] = {}  # job id -> its kfp.local run folder's name
-        self._lock = threading.Lock()
-
-    # -- where things are ----------------------------------------------------------------
-    @property
-    def root(self) -> Path:
-        return Path(self.backend.local_root())
-
-    def job_root(self, job: Job) -> Path:
-        return self.root / job.id
-
-    def _state_dir(self, job: Job) -> Path:
-        stored = job.engine_ref.get("state_dir")
-        return Path(stored) if stored else self.job_root(job) / "process"
-
-    def _process(self, job: Job) -> LocalProcess | None:
-        with self._lock:
-            lp = self._procs.get(job.id)
-        if lp is None:
-            lp = LocalProcess.attach(self._state_dir(job))
-            if lp is not None:
-                with self._lock:
-                    self._procs[job.id] = lp
-        return lp
+        self._runs_lock = threading.Lock()
 
     def _run_dir(self, job: Job) -> Path | None:
         """The job's kfp.local run folder (the newest: a resubmitted job has an older one)."""
-        name = self._runs.get(job.id)
+        with self._runs_lock:
+            name = self._runs.get(job.id)
         runs = self.job_root(job) / "runs"
         if name is None:
             try:
@@ -87,8 +62,19 @@ class EmbeddedEngine:
                 return None
             name = found[-1]
             if (runs / name / TASK).exists():
-                self._runs[job.id] = name
+                with self._runs_lock:
+                    self._runs[job.id] = name
         return runs / name
+
+    def dropped(self, job_id: str) -> None:
+        with self._runs_lock:
+            self._runs.pop(job_id, None)
+
+    def engine_ref(self, job: Job, lp: LocalProcess, running: bool) -> dict[str, Any] | None:
+        run = self._run_dir(job)
+        if run is not None and job.engine_ref.get("run_id") != run.name:
+            return {"run_id": run.name}
+        return None
 
     # -- the engine interface ------------------------------------------------------------
     def status(self) -> BackendStatus:
@@ -101,150 +87,30 @@ class EmbeddedEngine:
     def submit(self, job: Job, staged: Path, pipeline: Path) -> dict[str, Any]:
         jr = self.job_root(job)
         jr.mkdir(parents=True, exist_ok=True)
-        state_dir = jr / "process"
-        old = LocalProcess.attach(state_dir)
-        if old is not None:  # a resubmission: the earlier process was cancelled first
-            if old.status().state == "running":
-                raise Conflict(f"job {job.id} still has a kfp.local run in progress")
-            aside = int(time.time() * 1000)
-            state_dir.rename(jr / f"process-{aside}")
-            if (jr / "runs").exists():
-                (jr / "runs").rename(jr / f"runs-{aside}")
         args = jr / "arguments.json"
         args.write_text(json.dumps(pipeline_arguments(job, staged)))
-        env = {k: v for k, v in os.environ.items() if k not in _SESSION_VARS}
-        env["SWAN_ML_PROGRESS_FILE"] = str(progress_file(state_dir))
-        env["PYTHONUNBUFFERED"] = "1"
+        env = run_env(SWAN_ML_PROGRESS_FILE=str(progress_file(jr / "process")))
         argv = [sys.executable, str(LOCAL_RUN), "--pipeline", str(pipeline)]
         argv += ["--arguments", str(args), "--pipeline-root", str(jr / "runs")]
-        try:
-            lp = LocalProcess.start(state_dir, argv, cwd=jr, env=env)
-        except LocalProcessError as e:
-            raise RuntimeError(f"kfp.local could not be started: {e}") from e
-        with self._lock:
-            self._procs[job.id] = lp
-            self._runs.pop(job.id, None)
-        return {"state_dir": str(state_dir), "pid": lp.pid}
-
-    def poll(self, jobs: list[Job]) -> dict[str, Update]:
-        updates: dict[str, Update] = {}
-        for job in jobs:
-            updates[job.id] = self._look(job)
-        with self._lock:
-            for gone in set(self._procs) - {j.id for j in jobs}:
-                del self._procs[gone]
-                self._runs.pop(gone, None)
-        return updates
-
-    def _look(self, job: Job) -> Update:
-        lp = self._process(job)
-        if lp is None:
-            return Update(
-                JobState.FAILED,
-                message=f"the kfp.local run's state folder is gone ({self._state_dir(job)})",
-                has_outputs=False,
-            )
-        st = lp.status()
-        report = read_progress(lp.state_dir) or {}
-        progress = None
-        if report.get("cells_total") is not None:
-            progress = {"cells_done": report["cells_done"], "cells_total": report["cells_total"]}
-        ref = None
-        run = self._run_dir(job)
-        if run is not None and job.engine_ref.get("run_id") != run.name:
-            ref = {"run_id": run.name}
-        if st.state == "running":
-            # The runner's tail (the notebook's output) once it runs; kfp.local's before.
-            tail = report.get("log_tail") if report else lp.tail(TAIL_LINES)[0]
-            return Update(
-                JobState.RUNNING,
-                progress=progress,
-                started_at=lp.started_at,
-                engine_ref=ref,
-                log_tail=tail,
-            )
-        finished = st.finished_at or time.time()
-        if st.cancelled:
-            return Update(JobState.CANCELLED, "cancelled", finished_at=finished, has_outputs=False)
-        if st.state == "exited" and st.returncode == 0:
-            return Update(
-                JobState.COMPLETED,
-                progress=progress,
-                started_at=lp.started_at,
-                finished_at=finished,
-                engine_ref=ref,
-            )
-        result = report.get("result") or {}
-        why = result.get("message") or self._reason(lp, st.returncode, st.message)
-        return Update(
-            JobState.FAILED,
-            message=why,
-            progress=progress,
-            started_at=lp.started_at,
-            finished_at=finished,
-            engine_ref=ref,
-        )
-
-    def _reason(self, lp: LocalProcess, returncode: int | None, message: str) -> str:
-        last = [line for line in lp.tail(20)[1].splitlines() if line.strip()]
-        said = last[-1].strip() if last else message
-        if returncode is not None and returncode < 0:
-            return f"the kfp.local run was killed by signal {-returncode}"
-        return f"the kfp.local run failed (exit {returncode}): {said}"
+        lp = self.start(job, argv, env)
+        return {"state_dir": str(lp.state_dir), "pid": lp.pid}
 
     def fetch(self, job: Job, staged: Path) -> None:
         """The run's artifacts into staged/output (result.json last: it marks the fetch done),
         its stdout/stderr into staged/."""
-        out = staged / "output"
-        (out / "files").mkdir(parents=True, exist_ok=True)
-        lp = self._process(job)
-        if lp is not None:
-            for name in ("stdout.txt", "stderr.txt"):
-                if (lp.state_dir / name).exists():
-                    shutil.copyfile(lp.state_dir / name, staged / name)
         run = self._run_dir(job)
-        task = run / TASK if run is not None else None
-        result: dict[str, Any] | None = None
-        if task is not None:
-            if (task / "notebook").is_file():
-                shutil.move(task / "notebook", out / "notebook.ipynb")
-            if (task / "files").is_dir():
-                for p in sorted((task / "files").iterdir()):
-                    shutil.move(p, out / "files" / p.name)
-                (task / "files").rmdir()
-            if (task / "result").is_file():
-                try:
-                    result = json.loads((task / "result").read_text())
-                except ValueError:
-                    result = None
-                (task / "result").unlink()
-        if not isinstance(result, dict):
-            st = lp.status() if lp is not None else None
-            why = (
-                self._reason(lp, st.returncode, st.message)
-                if lp is not None and st is not None
-                else "the kfp.local run left no result"
-            )
-            result = {"status": "error", "message": why}
-        (out / "result.json").write_text(json.dumps(result, indent=1))
+        task = run / TASK if run is not None else self.job_root(job) / "no-run"
+        self.move_outputs(job, staged, task / "notebook", task / "files", task / "result")
         self._forget(job, remove_process=True)
 
     def _forget(self, job: Job, remove_process: bool) -> None:
-        jr = self.job_root(job)
-        (jr / "arguments.json").unlink(missing_ok=True)
-        if remove_process:
-            for p in jr.glob("process*"):
-                shutil.rmtree(p, ignore_errors=True)
-        with self._lock:
-            self._procs.pop(job.id, None)
-            self._runs.pop(job.id, None)
+        (self.job_root(job) / "arguments.json").unlink(missing_ok=True)
+        self.forget(job, remove_process)
 
     def cancel(self, job: Job) -> None:
         """Stops the run's process group (also of a job whose submission was interrupted: the
         process folder is at a known place); what the run wrote is removed."""
-        lp = self._process(job) or LocalProcess.attach(self.job_root(job) / "process")
-        if lp is not None:
-            lp.cancel(grace_s=self.backend.cancel_grace_s)
+        self.stop(job)
         run = self._run_dir(job)
         if run is not None:
             for name in ("notebook", "files", "result"):
@@ -254,17 +120,6 @@ class EmbeddedEngine:
                 elif p.exists():
                     p.unlink()
         self._forget(job, remove_process=False)
-
-    def logs(self, job: Job, staged: Path, tail: int | None) -> Logs:
-        if (staged / "stdout.txt").exists():
-            folder = staged
-        else:
-            folder = self._state_dir(job)
-        return Logs(
-            stdout=read_tail(folder / "stdout.txt", tail),
-            stderr=read_tail(folder / "stderr.txt", tail),
-            live=False,
-        )
 
     def completed_runs(self, job_id: str) -> int:
         """How many kfp.local runs of this job succeeded (tests and benchmarks ask)."""
