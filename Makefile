@@ -27,7 +27,7 @@ deps: system install
 # machine always gets them.
 system:
 	@if ! command -v debootstrap >/dev/null || ! test -x /usr/bin/chromium \
-	    || ! command -v java >/dev/null; then \
+	    || ! test -x /usr/lib/jvm/java-17-openjdk-$$(dpkg --print-architecture)/bin/java; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    debootstrap chromium openjdk-17-jre-headless >/dev/null; \
 	fi

@@ -3,8 +3,9 @@ session the server watches (its poller at 0.5 s + one client polling the jobs li
 panel) vs the same workload in a kernel of the same server that it does not watch; n pairs of
 runs, each pair in random order (the paired ratio is the figure to read on a busy machine).
 
-Goal: <= 1.05x. Both kernels live throughout: the watched one's idle polling (only /jobs) also
-runs during the unwatched runs, so the figure is, if anything, flattering to neither side.
+Goal: <= 1.02x (issue 10: at most 2% slower). Both kernels live throughout: the watched one's
+idle polling (only /jobs) also runs during the unwatched runs, so the figure is, if anything,
+flattering to neither side.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def main() -> float:
             f"Spark workload (~{SECONDS:g} s): watched (ours) vs not watched (raw)",
             times["watched"],
             times["unwatched"],
-            goal=1.05,
+            goal=1.02,
             unit="s",
         )
 

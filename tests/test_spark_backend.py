@@ -110,6 +110,22 @@ async def test_refusals_create_nothing(api, notebook, tmp_path):
         assert not (tmp_path / folder).exists() or not list((tmp_path / folder).iterdir())
 
 
+async def job_session(
+    api: Any, job_id: str, until: Any = lambda s: True, timeout: float = 20
+) -> dict[str, Any]:
+    """The Spark panel's session of a batch job (GET spark/sessions), once `until` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, data = await api.call("GET", "spark/sessions")
+        assert status == 200, data
+        found = [s for s in data["sessions"] if s["job_id"] == job_id and until(s)]
+        if found:
+            assert found[0]["source"] == "job"
+            return found[0]
+        assert time.monotonic() < deadline, data
+        await asyncio.sleep(0.25)
+
+
 async def test_spark_in_the_notebook_and_its_application_while_running(
     api, notebook, jp_root_dir, tmp_path
 ):
@@ -117,7 +133,7 @@ async def test_spark_in_the_notebook_and_its_application_while_running(
         "count.ipynb",
         "memory = sc.getConf().get('spark.driver.memory')\n"
         "print('count', spark.range(10).count(), sc.master, memory)",
-        "import time\ntime.sleep(3)\nprint('input says', open('data.txt').read())",
+        "import time\ntime.sleep(6)\nprint('input says', open('data.txt').read())",
     )
     (jp_root_dir / "data.txt").write_text("hello")
     job = await api.submit(notebook=nb, backend="spark", resources=RESOURCES, inputs=["data.txt"])
@@ -129,6 +145,9 @@ async def test_spark_in_the_notebook_and_its_application_while_running(
     assert app["ui_url"].startswith("http://127.0.0.1:")
     info_file = tmp_path / "spark-local" / job["id"] / "process" / "spark.json"
     assert driver_processes(info_file, java_only=True), "the driver's JVM runs"
+    # the Spark panel follows it: a session of the job, with the driver's application
+    session = await job_session(api, job["id"])
+    assert session["app_id"] == app["app_id"] and session["state"] == "active", session
 
     done = await api.wait(job["id"])
     assert done["state"] == "completed", done
@@ -140,6 +159,8 @@ async def test_spark_in_the_notebook_and_its_application_while_running(
     assert "swan-ml-setup" in setup.metadata["tags"] and "'profile': 'local'" in setup.source
     assert done["progress"] == {"cells_done": 2, "cells_total": 2}  # the setup cell not counted
     wait_gone(info_file)  # the kernel's end took the JVM with it
+    ended = await job_session(api, job["id"], lambda s: s["state"] == "ended")
+    assert ended["id"] == session["id"]
     # what stays of the run is its record
     assert sorted(p.name for p in info_file.parent.iterdir()) == [
         "exit.json",

@@ -96,7 +96,9 @@ export function ConnectBox(props: {
     <div className="jp-SwanSpark-connect" data-testid="spark-connect">
       <div className="jp-SwanSpark-connect-target">
         {notebook ? (
-          <span title={notebook.path}>{notebook.path}</span>
+          <span className="jp-SwanSpark-path" title={notebook.path}>
+            <bdi>{notebook.path}</bdi>
+          </span>
         ) : (
           <span>no notebook</span>
         )}

@@ -98,6 +98,7 @@ function SessionCard(props: {
       ? notebooks.cellLabel(session.kernel_id, cellId)
       : null;
   const s = session.summary;
+  const origin = sessionOrigin(session, notebooks);
   return (
     <li
       className={`jp-SwanSpark-session jp-SwanSpark-session-${session.state}`}
@@ -119,8 +120,12 @@ function SessionCard(props: {
       </div>
       <dl className="jp-SwanSpark-facts">
         <dt>Runs in</dt>
-        <dd data-testid="spark-session-origin">
-          {sessionOrigin(session, notebooks)}
+        <dd
+          className="jp-SwanSpark-path"
+          data-testid="spark-session-origin"
+          title={origin}
+        >
+          <bdi>{origin}</bdi>
         </dd>
         <dt>Application</dt>
         <dd title={session.app_name}>{session.app_id ?? '—'}</dd>

@@ -8,6 +8,7 @@ import ast
 import asyncio
 import json
 import time
+from queue import Empty
 from typing import Any
 
 from ..jobs.model import Conflict, InvalidRequest, NotFound, SwanMLError
@@ -60,7 +61,7 @@ async def run_silent(kernel: Any, code: str, timeout: float) -> dict[str, Any] |
                 raise KernelTimeout(f"the kernel did not answer within {timeout:.0f} s")
             try:
                 reply = await client.get_shell_msg(timeout=left)
-            except (TimeoutError, asyncio.TimeoutError):
+            except (Empty, TimeoutError, asyncio.TimeoutError):  # jupyter_client: Empty
                 continue
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
                 break
