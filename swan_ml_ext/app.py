@@ -8,7 +8,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Float, Int, List, Type, Unicode, Union, default, validate
+from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, Union, default, validate
 
 from .backends import load_class, registered
 from .backends.base import Backend
@@ -170,6 +170,12 @@ class SwanMLApp(ExtensionApp):
         drivers of this server's users really run there (e.g. a Spark driver node).""",
     ).tag(config=True)
 
+    spark_ui_route = Bool(
+        True,
+        help="""Serve registered Spark UIs at spark/ui/<session>/ (same origin as Lab, so Spark's
+        pages run with Lab's origin). False: no UI route; the Spark panel and API still work.""",
+    ).tag(config=True)
+
     @default("db_path")
     def _default_db(self) -> str:
         return os.environ.get("SWAN_ML_DB") or str(
@@ -281,7 +287,7 @@ class SwanMLApp(ExtensionApp):
         self.settings.update({"swan_ml_ext_service": self.service, "swan_ml_ext_spark": self.spark})
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes())
+        self.handlers.extend(r for r in routes() if self.spark_ui_route or "/spark/ui/" not in r[0])
 
     def _emit(self, job: Job, previous: JobState | None) -> None:
         self.serverapp.event_logger.emit(

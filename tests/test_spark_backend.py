@@ -91,23 +91,52 @@ async def test_preview_shows_the_driver_and_its_setup_cell(api, notebook, tmp_pa
 
 async def test_refusals_create_nothing(api, notebook, tmp_path):
     nb = notebook("nb.ipynb", "print(spark.range(3).count())")
+    enum = (
+        "resources.profile must be one of gone-master, gpu-on-local, local, local-gpu, no-jvm, "
+        "standalone, standalone-gpu, got "
+    )
     refused = {
-        "nope": "nope",  # not a profile
-        "connect": "connect",  # a Spark Connect profile: no driver of its own
-        "gpu-on-local": "wait forever",  # GPU amounts on local[N] hang every job
-        "gone-master": "does not answer",  # the standalone master is down
+        "nope": [enum + "'nope'"],  # not a profile (the schema's enum: classic ones only)
+        "connect": [enum + "'connect'"],  # a Spark Connect profile: no driver of its own
+        "gpu-on-local": ["task gpu amounts on plain local[2] would make every job wait forever"],
+        "gone-master": [  # the standalone master is down
+            "the Spark master's web UI at http://127.0.0.1:",
+            "does not answer (",
+            "): is the standalone master of spark://127.0.0.1:",
+        ],
     }
     for profile, said in refused.items():
         body = {"notebook": nb, "backend": "spark", "resources": {"profile": profile}}
         status, err = await api.call("POST", "jobs", body)
         assert status == 400, (profile, err)
-        assert said in err["message"] or profile in err["message"], (profile, err)
+        assert all(words in err["message"] for words in said), (profile, err)
         status, _ = await api.call("POST", "jobs/preview", body)
         assert status == 400
     status, jobs = await api.call("GET", "jobs")
     assert jobs["total"] == 0
     for folder in ("staging", "spark-local"):
         assert not (tmp_path / folder).exists() or not list((tmp_path / folder).iterdir())
+
+
+def test_a_connect_profile_is_refused_for_a_batch_job():
+    """Defence behind the schema's enum (classic profiles only): resolve() itself refuses."""
+    from swan_ml_ext.backends.spark.backend import SparkBackend
+    from swan_ml_ext.jobs.model import InvalidRequest
+
+    backend = SparkBackend()
+    with pytest.raises(InvalidRequest) as e:
+        backend.resolve({"profile": "connect"})
+    assert e.value.message == (
+        "Spark profile 'connect' is a Spark Connect profile: a batch job runs its own driver, "
+        "use one of local, local-gpu, standalone, standalone-gpu"
+    )
+    with pytest.raises(InvalidRequest) as e:
+        backend.resolve({"profile": "nope"})
+    assert e.value.message.startswith("unknown Spark profile 'nope'; known profiles: connect")
+    # what the backend adds itself passes the checks a request's conf gets
+    conf = backend.resolve({"profile": "local", "cpus": 2, "memory_mb": 600}, "job x").conf
+    assert (conf["spark.driver.cores"], conf["spark.driver.memory"]) == ("2", "600m")
+    assert conf["spark.app.name"] == "job x"
 
 
 async def job_session(

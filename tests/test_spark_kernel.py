@@ -210,6 +210,56 @@ def test_reconnect_after_stop_and_a_session_the_user_stopped(local: Any):
     assert k.value("[n for n in ('spark', 'sc') if n in globals()]") == []
 
 
+def test_stop_restores_the_environment_connect_set(monkeypatch: pytest.MonkeyPatch):
+    """Without a JVM: connect() sets the profile's env (and PYSPARK_PYTHON on a local
+    master), stop() puts back what was there; a failed start puts it back at once."""
+    import os
+    import sys
+    from types import SimpleNamespace
+
+    from swan_ml_ext.spark import kernel as sk
+
+    class FakeSpark:
+        def __init__(self) -> None:
+            self.sparkContext = SimpleNamespace(
+                _jsc=object(), applicationId="app-1", appName="a", master="local[1]",
+                uiWebUrl=None,
+            )  # fmt: skip
+
+        def stop(self) -> None:
+            self.sparkContext._jsc = None
+
+    monkeypatch.setattr(sk, "_active", None)
+    monkeypatch.delenv("SWAN_SPARK_INFO_FILE", raising=False)
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    monkeypatch.delenv("SWAN_T_NEW", raising=False)
+    monkeypatch.setenv("SWAN_T_OLD", "before")
+    monkeypatch.setenv("SWAN_T_MINE", "before")
+    spec = {"profile": "p", "kind": "classic", "master": "local[1]", "conf": {},
+            "env": {"SWAN_T_NEW": "n", "SWAN_T_OLD": "o", "SWAN_T_MINE": "o"}}  # fmt: skip
+    before = dict(os.environ)
+    monkeypatch.setattr(sk, "_create", lambda spec: FakeSpark())
+    sk.connect(spec, shell=None)
+    assert os.environ["SWAN_T_NEW"] == "n" and os.environ["SWAN_T_OLD"] == "o"
+    assert os.environ["PYSPARK_PYTHON"] == sys.executable
+    os.environ["SWAN_T_MINE"] = "changed since"  # the user's own: left alone
+    assert sk.stop()
+    assert dict(os.environ) == {**before, "SWAN_T_MINE": "changed since"}
+    # a session the user stopped themselves: forgotten, and its env restored, too
+    sk.connect(spec, shell=None)
+    sk.session().stop()
+    assert sk.session() is None and os.environ.get("SWAN_T_NEW") is None
+
+    def fails(spec: Any) -> Any:
+        raise RuntimeError("no JVM")
+
+    monkeypatch.setattr(sk, "_create", fails)
+    with pytest.raises(RuntimeError):
+        sk.connect(spec, shell=None)
+    assert "SWAN_T_NEW" not in os.environ and "PYSPARK_PYTHON" not in os.environ
+    assert os.environ["SWAN_T_OLD"] == "before"
+
+
 # --- the test cluster (tests/spark_cluster.py): Spark Connect, GPUs on standalone ----------
 
 

@@ -60,6 +60,96 @@ def test_registry_same_app_is_one_session_and_ended_ones_are_bounded() -> None:
         reg.get("not-registered")
 
 
+def test_registry_connect_session_is_its_ui_and_connect_id() -> None:
+    # A Connect kernel may not know its application id: the poller fills it in from the UI
+    reg = Registry()
+    data = {"kind": "connect", "app_id": None, "ui_url": "http://127.0.0.1:4040"}
+    first = reg.register({**data, "session_id": "c1"}, source="kernel", kernel_id="k")
+    first.app_id = "app-filled-in"
+    assert reg.register({**data, "session_id": "c1"}, source="kernel", kernel_id="k") is first
+    second = reg.register({**data, "session_id": "c2"}, source="kernel", kernel_id="k")
+    assert first.state == "ended" and second.active
+
+
+# -- connecting through the manager (a stand-in kernel) ---------------------------------------
+class FakeKernels:
+    """A kernel manager with one kernel, whose code runs through a patched run_silent."""
+
+    def __init__(self) -> None:
+        self.kernel = type("K", (), {"execution_state": "idle"})()
+        self.codes: list[str] = []
+
+    def __contains__(self, kid: str) -> bool:
+        return kid == "k-fake"
+
+    def get_kernel(self, kid: str) -> Any:
+        return self.kernel
+
+
+@pytest.fixture
+def fake_kernel(spark_mgr: Any, monkeypatch: pytest.MonkeyPatch) -> FakeKernels:
+    from swan_ml_ext.spark import manager as manager_mod
+
+    fake = FakeKernels()
+    monkeypatch.setattr(spark_mgr, "kernel_manager", fake)
+    monkeypatch.setattr(manager_mod.kernels, "kernel_of", lambda km, kid: fake.kernel)
+    return fake
+
+
+async def test_connect_timeout_registers_the_session_once_the_kernel_is_idle(
+    spark_mgr: Any, fake_kernel: FakeKernels, monkeypatch: pytest.MonkeyPatch, recorder: int
+) -> None:
+    from swan_ml_ext.spark import kernels
+
+    async def run_silent(kernel: Any, code: str, timeout: float) -> Any:
+        fake_kernel.codes.append(code)
+        if "connect(" in code:  # the kernel is still connecting when the server gives up
+            raise kernels.KernelTimeout("the kernel did not answer within 1 s")
+        return {"kind": "classic", "app_id": "late", "ui_url": f"http://127.0.0.1:{recorder}"}
+
+    monkeypatch.setattr(kernels, "run_silent", run_silent)
+    body = {"kernel_id": "k-fake", "profile": "local", "conf": {"spark.ui.port": "0"}}
+    with pytest.raises(kernels.KernelTimeout):
+        await spark_mgr.connect(body)
+    # Then the session the kernel made is registered once the kernel answers
+    await asyncio.gather(*spark_mgr._tasks)
+    session = spark_mgr.registry.by_kernel("k-fake")
+    assert session is not None and session.app_id == "late"
+    assert fake_kernel.codes[-1] == "" and "k-fake" not in spark_mgr._busy
+
+
+async def test_connect_refused_by_the_registry_stops_spark_in_the_kernel(
+    spark_mgr: Any, fake_kernel: FakeKernels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swan_ml_ext.spark import kernels
+
+    async def run_silent(kernel: Any, code: str, timeout: float) -> Any:
+        fake_kernel.codes.append(code)
+        return {"kind": "classic", "app_id": "far", "ui_url": "http://10.0.0.1:4040"}
+
+    monkeypatch.setattr(kernels, "run_silent", run_silent)
+    body = {"kernel_id": "k-fake", "profile": "local", "conf": {"spark.ui.port": "0"}}
+    with pytest.raises(SparkUnavailable):
+        await spark_mgr.connect(body)
+    assert fake_kernel.codes[-1] == kernels.stop_code()
+    assert spark_mgr.registry.by_kernel("k-fake") is None
+
+
+async def test_a_failing_look_logs_and_ends_quietly(
+    spark_mgr: Any, fake_kernel: FakeKernels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swan_ml_ext.spark import kernels
+
+    async def run_silent(kernel: Any, code: str, timeout: float) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(kernels, "run_silent", run_silent)
+    assert (await spark_mgr.connect({"kernel_id": "k-fake"}))[0] == 202
+    tasks = list(spark_mgr._tasks)
+    await asyncio.gather(*tasks)
+    assert all(t.exception() is None for t in tasks) and "k-fake" not in spark_mgr._busy
+
+
 # -- poller and REST --------------------------------------------------------------------------
 async def test_poller_maps_jobs_to_cells_and_serves_from_cache(
     spark: Any, spark_mgr: Any, jp_fetch: Any, swan_app: Any
@@ -144,6 +234,26 @@ async def test_poller_maps_jobs_to_cells_and_serves_from_cache(
     assert any(e["change"] == "jobs" and e["jobs_running"] == 1 for e in events)
 
 
+async def test_spark_answers_and_lists_are_bounded(
+    spark: Any, spark_mgr: Any, recorder: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swan_ml_ext.spark import rest
+
+    session = spark_mgr.registry.register(info(spark), source="kernel")
+    every = await rest.jobs(session)
+    monkeypatch.setattr(rest, "KEEP_JOBS", 1)
+    assert [j["job_id"] for j in await rest.jobs(session)] == [every[0]["job_id"]]
+    # An answer above the cap is refused, not held
+    small = spark_mgr.registry.register(
+        {"kind": "classic", "app_id": "rec", "ui_url": f"http://127.0.0.1:{recorder}"},
+        source="kernel",
+    )
+    assert (await rest.fetch(small, "/jobs/", raw=True)).body == b"recorded"
+    monkeypatch.setattr(rest, "MAX_BODY", 4)
+    with pytest.raises(rest.SparkUIError, match="above"):
+        await rest.fetch(small, "/jobs/", raw=True)
+
+
 # -- batch jobs that publish engine_ref["spark"] ----------------------------------------------
 async def test_jobs_with_a_spark_engine_ref_get_a_session(
     spark_mgr: Any, swan_app: Any, jp_fetch: Any, notebook: Any, recorder: int
@@ -189,10 +299,21 @@ async def test_sessions_end_when_the_kernel_is_gone_or_the_ui_stops_answering(
     spark_mgr: Any, recorder: int
 ) -> None:
     from swan_ml_ext.spark.poller import MISSES_TO_END
-    from swan_ml_ext.spark.registry import LOOPBACK
 
-    assert "127.0.0.1" in LOOPBACK
     reg, poller = spark_mgr.registry, spark_mgr.poller
+    # Every loopback spelling is accepted, another host is not
+    for host in ("localhost", "[::1]"):
+        s = reg.register(
+            {"kind": "classic", "app_id": host, "ui_url": f"http://{host}:{recorder}"},
+            source="kernel",
+        )
+        assert s.ui_port == recorder
+        reg.end(s.id)
+    with pytest.raises(SparkUnavailable, match="not a loopback host"):
+        reg.register(
+            {"kind": "classic", "app_id": "far", "ui_url": f"http://10.0.0.1:{recorder}"},
+            source="kernel",
+        )
     # A session of a kernel this server does not have (any more)
     gone = reg.register(
         {"kind": "classic", "app_id": "g", "ui_url": f"http://127.0.0.1:{recorder}"},

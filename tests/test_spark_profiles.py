@@ -111,10 +111,106 @@ def test_site_overlay_merges_conf_replaces_master_and_removes():
 
 def test_extra_conf_overrides_profile_and_defaults():
     profiles = load_profiles({"local": {"conf": {"spark.ui.showConsoleProgress": "true"}}})
-    conf = resolve(profiles, "local", ["spark.driver.host=10.1.1.1", "spark.executor.cores=2"])
-    assert conf.conf["spark.driver.host"] == "10.1.1.1"
+    conf = resolve(profiles, "local", ["spark.driver.host=localhost", "spark.executor.cores=2"])
+    assert conf.conf["spark.driver.host"] == "localhost"
     assert conf.conf["spark.ui.showConsoleProgress"] == "true"  # the profile's, over ours
     assert conf.conf["spark.executor.cores"] == "2"
+
+
+SITE_ONLY = [
+    "spark.executor.resource.gpu.discoveryScript=/bin/sh",
+    "spark.driver.resource.gpu.discoveryScript=/etc/passwd",
+    "spark.worker.resource.gpu.discoveryScript=/bin/true",
+    "spark.worker.resource.gpu.amount=1",
+    "spark.worker.cleanup.enabled=true",
+    "spark.driver.resourcesFile=/etc/shadow",
+    "spark.driver.extraJavaOptions=-Xmx1g",
+    "spark.executor.extraJavaOptions=-XX:OnOutOfMemoryError=/bin/sh",
+    "spark.driver.defaultJavaOptions=-javaagent:/tmp/a.jar",
+    "spark.driver.extraClassPath=/tmp/x.jar",
+    "spark.executor.extraClassPath=/tmp/x.jar",
+    "spark.executor.extraLibraryPath=/tmp",
+    "spark.jars=/tmp/x.jar",
+    "spark.jars.packages=org.evil:evil:1.0",
+    "spark.jars.ivySettings=/tmp/ivy.xml",
+    "spark.files=/etc/passwd",
+    "spark.archives=/tmp/a.zip",
+    "spark.submit.pyFiles=/tmp/a.py",
+    "spark.plugins=com.evil.Plugin",
+    "spark.executorEnv.LD_PRELOAD=/tmp/evil.so",
+    "spark.python.worker.module=evil",
+    "spark.python.daemon.module=evil",
+    "spark.pyspark.python=/tmp/evil",
+    "spark.pyspark.driver.python=/tmp/evil",
+    "spark.kubernetes.driver.podTemplateFile=/etc/passwd",
+    "spark.master=local[64]",
+    "spark.executor.resource.gpu.DISCOVERYscript=/bin/sh",  # case aside: refused too
+]
+
+
+@pytest.mark.parametrize("item", SITE_ONLY)
+def test_request_conf_may_not_name_programs_or_paths(item: str):
+    # When a request's conf sets a key that runs a program or reads a path
+    key = item.partition("=")[0]
+    for name in ("local", "local-gpu", "standalone", "connect"):
+        message = refusal(load_profiles({}), name, [item])
+        # Then it is refused, saying where it belongs (and nothing about the path)
+        assert message == f"{key}: set in the Spark profile (site configuration), not per session"
+
+
+def test_site_profiles_may_set_the_site_only_keys(tmp_path: Path):
+    script = tmp_path / "gpus.sh"
+    script.write_text("#!/bin/sh\necho '{}'\n")
+    script.chmod(0o700)
+    conf = {
+        "spark.driver.extraJavaOptions": "-Dx=1",
+        "spark.jars": "/opt/site/x.jar",
+        "spark.executor.resource.gpu.discoveryScript": str(script),
+        "spark.driver.host": "10.0.0.5",
+    }
+    resolved = resolve(load_profiles({"site": {"master": "local[1]", "conf": conf}}), "site")
+    assert {k: resolved.conf[k] for k in conf} == conf
+
+
+def test_a_request_learns_nothing_about_paths(tmp_path: Path):
+    # Whether the named script exists or not, the answer is the same line
+    there, missing = tmp_path / "there.sh", tmp_path / "missing.sh"
+    there.write_text("#!/bin/sh\n")
+    answers = {
+        refusal(
+            load_profiles({}),
+            "standalone-gpu",
+            [f"spark.executor.resource.gpu.discoveryScript={path}"],
+        )  # fmt: skip
+        for path in (there, missing)
+    }
+    assert answers == {
+        "spark.executor.resource.gpu.discoveryScript: set in the Spark profile (site "
+        "configuration), not per session"
+    }
+
+
+@pytest.mark.parametrize("key", ["spark.driver.host", "spark.driver.bindAddress"])
+def test_request_conf_keeps_the_driver_on_loopback(key: str):
+    for value in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        assert resolve(load_profiles({}), "local", {key: value}).conf[key] == value
+    for value in ("0.0.0.0", "10.1.1.1", "example.org", "::"):
+        message = refusal(load_profiles({}), "local", {key: value})
+        assert message.startswith(f"{key}={value}: a session's driver stays on this machine's")
+        assert "set in the Spark profile (site configuration), not per session" in message
+
+
+def test_the_web_ui_may_not_be_turned_off():
+    site = {"local": {"conf": {"spark.ui.enabled": "false"}}}
+    for message in (
+        refusal(load_profiles({}), "local", {"spark.ui.enabled": " FALSE"}),  # a request's
+        refusal(load_profiles(site), "local"),  # a site's
+    ):
+        assert message == (
+            "spark.ui.enabled=false: the Spark panel, its kill buttons and the UI tab read the "
+            "session's web UI; leave it on"
+        )
+    assert resolve(load_profiles({}), "local", {"spark.ui.enabled": True})
 
 
 def test_to_json_round_trips_through_profiles_from_json():
@@ -162,10 +258,50 @@ def test_unknown_profile_lists_the_known_ones():
         ("spark.task.resource.gpu.amount=-1", "positive"),
         ("spark.task.resource.gpu.amount=nan", "positive"),
         ("spark.app.name=a\x1bb", "control characters"),
+        ("spark.app.name=a\x85b", "control characters"),  # C1 (NEL)
+        ("spark.app.name=a\x9bb", "control characters"),  # C1 (CSI)
+        ("spark.app.name=a\ud800b", "lone surrogate"),
+        ("spark.a\ud800=1", "not a Spark key"),
+        ("spark.a\x85=1", "not a Spark key"),
+        ("spark.app.name=a\u2028b", "control characters"),
+        ("spark.executor.cores=2\xa0", "whole number (digits 0-9)"),
+        ("spark.executor.cores=1_0", "whole number (digits 0-9)"),
+        ("spark.executor.instances=\u0661\u0662", "whole number (digits 0-9)"),
+        ("spark.executor.instances=+3", "whole number (digits 0-9)"),
+        ("spark.executor.instances=" + "9" * 400, "at most 2147483647"),
+        ("spark.ui.port=70000", "at most 65535"),
+        ("spark.ui.retainedJobs=10001", "at most 10000"),
+        ("spark.ui.retainedStages=100000", "at most 10000"),
+        ("spark.ui.retainedTasks=100001", "at most 100000"),
+        ("spark.task.resource.gpu.amount=1_0", "positive number (digits 0-9"),
+        ("spark.task.resource.gpu.amount=\u0661", "positive number (digits 0-9"),
+        ("spark.task.resource.gpu.amount=inf", "positive number"),
+        ("spark.task.resource.gpu.amount=1e400", "positive number"),
+        ("spark.executor.resource.gpu.amount=" + "9" * 400, "positive number"),
+        ("spark.executor.memory=" + "9" * 400 + "b", "more than 1p (1 PiB)"),
+        ("spark.executor.memory=1025t", "more than 1p (1 PiB)"),
+        ("spark.driver.maxResultSize=2p", "more than 1p (1 PiB)"),
+        ("spark.executor.memory=1_024m", "size like 512m"),
+        ("spark.executor.memory=\u0661g", "size like 512m"),
     ],
 )
 def test_malformed_conf_is_refused(item: str, words: str):
     assert words in refusal(load_profiles({}), "local", [item])
+
+
+def test_conf_numbers_at_the_limits():
+    conf = parse_conf({
+        "spark.executor.memory": "1p", "spark.driver.memory": "1048576b",
+        "spark.ui.retainedJobs": "10000", "spark.ui.retainedTasks": 100000,
+        "spark.executor.instances": "0", "spark.task.resource.gpu.amount": ".5",
+    })  # fmt: skip
+    assert conf["spark.ui.retainedTasks"] == "100000"
+    from swan_ml_ext.spark.conf import memory_mb
+
+    assert memory_mb("k", "1p") == 1024**3 and memory_mb("k", "1048576b") == 1
+    assert memory_mb("k", "0001g") == 1024
+    with pytest.raises(SparkConfigError, match="too large"):
+        parse_conf({"spark.executor.instances": 10**5000})
 
 
 def test_conf_limits():
@@ -333,3 +469,101 @@ def test_check_cluster_against_a_real_master(spark_cluster: Any):
     gone = load_profiles({"standalone": {"master_ui": "http://127.0.0.1:9"}})
     with pytest.raises(SparkConfigError, match="does not answer"):
         check_cluster(resolve(gone, "standalone"))
+
+
+# --- what the server runs and reads: discovery scripts, a master's /json/ -----------------
+
+
+def gpu_profile(tmp_path: Path, body: str, executors: int = 2) -> Any:
+    """local-gpu with the site's discovery script `body` (a shell script)."""
+    script = tmp_path / "gpus.sh"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o700)
+    gpu = {"discovery_script": str(script), "executor_amount": executors}
+    site = {"local-gpu": {"gpu": gpu, "master": "local-cluster[1,2,1024]"}}
+    return resolve(load_profiles(site), "local-gpu")
+
+
+def test_discovery_script_runs_without_the_servers_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Given the server's credentials in its environment
+    for name in ("SWAN_ML_TOKEN", "SWAN_ML_URL", "SWAN_ML_ROOT", "JPY_SESSION_NAME"):
+        monkeypatch.setenv(name, "secret")
+    monkeypatch.setenv("SWAN_OTHER", "kept")
+    body = (
+        'echo "{\\"name\\": \\"gpu\\", \\"addresses\\": [\\"${SWAN_ML_TOKEN:-none}\\", '
+        '\\"${SWAN_ML_URL:-none}${SWAN_ML_ROOT:-}${JPY_SESSION_NAME:-}\\", \\"$SWAN_OTHER\\"]}"\n'
+    )
+    # When the check runs the site's script (which finds 3 of the 4 asked for)
+    with pytest.raises(SparkConfigError) as e:
+        check_cluster(gpu_profile(tmp_path, body, executors=4))
+    # Then it did not see them
+    assert "finds 3 gpu(s) ['none', 'none', 'kept']" in str(e.value)
+
+
+def test_discovery_script_output_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from swan_ml_ext.spark import cluster
+
+    monkeypatch.setattr(cluster, "MAX_SCRIPT_OUTPUT", 1000)
+    resolved = gpu_profile(tmp_path, "head -c 100000 /dev/zero | tr '\\0' x\n")
+    with pytest.raises(SparkConfigError, match=r"gpus.sh failed: it wrote more than 0 KiB$"):
+        check_cluster(resolved)
+
+
+def test_discovery_script_is_stopped_after_its_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import time
+
+    from swan_ml_ext.spark import cluster
+
+    monkeypatch.setattr(cluster, "DISCOVERY_TIMEOUT_S", 0.5)
+    marker = tmp_path / "still-running"
+    resolved = gpu_profile(tmp_path, f"sleep 3; touch {marker}\n")
+    started = time.monotonic()
+    with pytest.raises(SparkConfigError, match="gpus.sh failed: .*timed out"):
+        check_cluster(resolved)
+    assert time.monotonic() - started < 2.5
+    time.sleep(3)
+    assert not marker.exists()  # the script's children were killed too
+
+
+def test_a_masters_answer_is_read_up_to_a_limit(monkeypatch: pytest.MonkeyPatch):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from swan_ml_ext.spark import cluster
+
+    big = b'{"status": "ALIVE", "workers": [], "pad": "' + b"x" * (5 << 20) + b'"}'
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(big)))
+            self.end_headers()
+            try:
+                self.wfile.write(big)
+            except OSError:
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ui = f"http://127.0.0.1:{server.server_address[1]}"
+        site = {"standalone": {"master_ui": ui}}
+        with pytest.raises(SparkConfigError) as e:
+            check_cluster(resolve(load_profiles(site), "standalone"))
+        assert str(e.value) == (
+            f"the Spark master's web UI answered {ui}/json/ with more than 4 MiB: not a "
+            "standalone master's /json/"
+        )
+        monkeypatch.setattr(cluster, "MAX_JSON", 6 << 20)  # under the limit: read and judged
+        with pytest.raises(SparkConfigError, match="has no ALIVE worker"):
+            check_cluster(resolve(load_profiles(site), "standalone"))
+    finally:
+        server.shutdown()
+        server.server_close()

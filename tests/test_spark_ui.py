@@ -92,7 +92,10 @@ async def test_ui_route_forwards_no_jupyter_credentials(
     resp = await jp_fetch(
         "swan-ml-ext", "spark", "ui", session.id, "jobs/",
         params={"token": token, "_xsrf": "x", "keep": "1"},
-        headers={"Cookie": "_xsrf=abc; username-127-0-0-1=secret", "X-XSRFToken": "abc"},
+        headers={
+            "Cookie": "_xsrf=abc; username-127-0-0-1=secret", "X-XSRFToken": "abc",
+            "Referer": f"http://localhost/lab?token={token}", "Origin": "http://localhost",
+        },
     )  # fmt: skip
     # Then the page arrives, without the UI's cookie, and the UI got no credential
     assert resp.body == b"recorded"
@@ -100,7 +103,7 @@ async def test_ui_route_forwards_no_jupyter_credentials(
     path, headers = Recorder.seen[-1]
     lowered = {k.lower(): v for k, v in headers.items()}
     assert path == "/jobs/?keep=1"
-    for name in ("authorization", "cookie", "x-xsrftoken"):
+    for name in ("authorization", "cookie", "x-xsrftoken", "referer", "origin"):
         assert name not in lowered, lowered
     assert token not in json.dumps(headers) + path
     assert lowered["x-forwarded-context"] == f"{jp_base_url}swan-ml-ext/spark/ui/{session.id}"
@@ -131,6 +134,36 @@ async def test_ui_route_refuses_unknown_and_ended_sessions(
     with pytest.raises(HTTPClientError) as e:
         await jp_fetch("swan-ml-ext", "spark", "sessions", "unknown", "jobs")
     assert e.value.code == 404
+
+
+async def test_ui_route_paths_stay_on_the_registered_port(
+    spark_mgr: Any, recorder: int, http_server_client: Any, jp_base_url: str, jp_auth_header: Any
+) -> None:
+    # Given a live session whose "UI" is the recorder
+    session = spark_mgr.registry.register(
+        {"kind": "classic", "app_id": "rec", "ui_url": f"http://127.0.0.1:{recorder}"},
+        source="kernel",
+    )
+    base = f"{jp_base_url}swan-ml-ext/spark/ui/{session.id}"
+    # When paths try to climb out of it or name another host and port (sent as they are)
+    for tail in (
+        "/..%2F..%2F..%2Fapi%2Fkernels",
+        "/%2E%2E/%2E%2E/x",
+        "//127.0.0.1:1/x",
+        "///127.0.0.1:1/x",
+        "/http:%2F%2F127.0.0.1:1%2Fx",
+        "/@127.0.0.1:1/x",
+    ):
+        Recorder.seen.clear()
+        resp = await http_server_client.fetch(
+            base + tail, headers=jp_auth_header, follow_redirects=False, raise_error=False
+        )
+        # Then each is a path on the registered UI (the recorder answers), or refused
+        proxied = [path for path, headers in Recorder.seen if "X-Forwarded-Context" in headers]
+        if resp.code == 200:
+            assert resp.body == b"recorded" and len(proxied) == 1, (tail, proxied)
+        else:
+            assert 400 <= resp.code < 500 and proxied == [], (tail, resp.code)
 
 
 async def test_ui_route_post_needs_the_token_or_this_origin(

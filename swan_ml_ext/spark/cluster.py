@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
+import signal
 import subprocess
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -24,6 +27,13 @@ from .conf import (
 
 if TYPE_CHECKING:
     from .profiles import ResolvedProfile
+
+MAX_JSON = 4 << 20  # a master's /json/ answer: a few KiB per worker
+MAX_SCRIPT_OUTPUT = 1 << 20  # a discovery script's answer: one small JSON object
+DISCOVERY_TIMEOUT_S = 15.0
+# What a discovery script (run by the server) must not see: the server's own credentials.
+SERVER_ENV = ("SWAN_ML_TOKEN", "SWAN_ML_URL", "SWAN_ML_ROOT", "JUPYTERHUB_API_TOKEN")
+SERVER_ENV_PREFIXES = ("JPY_",)
 
 
 def _number(value: float) -> str:
@@ -44,7 +54,13 @@ def check_cluster(resolved: ResolvedProfile, get_json: Callable[[str], Any] | No
 
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
+        data = resp.read(MAX_JSON + 1)
+    if len(data) > MAX_JSON:
+        raise SparkConfigError(
+            f"the Spark master's web UI answered {url} with more than {MAX_JSON >> 20} MiB: "
+            "not a standalone master's /json/"
+        )
+    return json.loads(data)
 
 
 def master_ui_url(resolved: ResolvedProfile) -> str:
@@ -58,6 +74,8 @@ def _check_standalone(resolved: ResolvedProfile, get_json: Callable[[str], Any])
     ui = master_ui_url(resolved)
     try:
         state = get_json(ui + "/json/")
+    except SparkConfigError:
+        raise
     except (OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
         raise SparkConfigError(
@@ -113,20 +131,65 @@ def _check_local_cluster(resolved: ResolvedProfile) -> None:
         if amount_key not in resolved.conf:
             continue
         asked = parse_amount(amount_key, resolved.conf[amount_key], fractional=False)
-        found = _discover(script, res, {**os.environ, **resolved.env})
+        found = _discover(script, res, _script_env({**os.environ, **resolved.env}))
         if len(found) < asked:
             raise SparkConfigError(
                 f"the discovery script {script} finds {len(found)} {res}(s) "
-                f"{found}, the local cluster's worker asks for {_number(asked)}"
+                f"{found[:8]}, the local cluster's worker asks for {_number(asked)}"
             )
+
+
+def _script_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` without the server's credentials (SERVER_ENV, JPY_*)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k not in SERVER_ENV and not k.startswith(SERVER_ENV_PREFIXES)
+    }
 
 
 def _discover(script: str, res: str, env: dict[str, str]) -> list[str]:
     try:
-        done = subprocess.run([script], capture_output=True, text=True, timeout=15, env=env)
-        data = json.loads(done.stdout)
+        text = _run_capped(script, env)
+        data = json.loads(text)
     except (OSError, ValueError, subprocess.TimeoutExpired) as e:
         raise SparkConfigError(f"the discovery script {script} failed: {e}") from None
     if not isinstance(data, dict) or data.get("name") != res:
         raise SparkConfigError(f"the discovery script {script} does not describe {res!r}")
     return [str(a) for a in data.get("addresses") or []]
+
+
+def _run_capped(script: str, env: dict[str, str]) -> str:
+    """The script's standard output: at most MAX_SCRIPT_OUTPUT bytes, within
+    DISCOVERY_TIMEOUT_S; the script and whatever it started are killed otherwise."""
+    deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
+    out = bytearray()
+    with subprocess.Popen(
+        [script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+    ) as proc:  # fmt: skip
+        assert proc.stdout is not None
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(proc.stdout, selectors.EVENT_READ)
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise subprocess.TimeoutExpired(script, DISCOVERY_TIMEOUT_S)
+                    if not selector.select(left):
+                        continue
+                    chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                    if not chunk:
+                        break
+                    out += chunk
+                    if len(out) > MAX_SCRIPT_OUTPUT:
+                        raise ValueError(f"it wrote more than {MAX_SCRIPT_OUTPUT >> 10} KiB")
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        finally:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                proc.wait()
+    return out.decode("utf-8", "replace")

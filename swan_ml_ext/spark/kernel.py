@@ -39,6 +39,7 @@ class _Session:
     group: str | None = None  # the current cell's job group / tag
     previous_exc: tuple[tuple[type, ...], Any] | None = None  # the handler before ours
     our_handler: Any = None
+    saved_env: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # _apply_env's
 
     @property
     def kind(self) -> str:
@@ -68,9 +69,13 @@ def connect(spec: dict[str, Any] | str, shell: Any = None) -> dict[str, Any]:
     assert isinstance(spec, dict)
     if connected_to(spec.get("profile")):
         return info() or {}
-    _apply_env(spec)
-    spark = _create(spec)
-    session = _Session(spec, spark, _get_shell(shell))
+    saved = _apply_env(spec)
+    try:
+        spark = _create(spec)
+    except BaseException:
+        _restore_env(saved)
+        raise
+    session = _Session(spec, spark, _get_shell(shell), saved_env=saved)
     _active = session
     try:
         _install(session)
@@ -96,12 +101,29 @@ def connected_to(profile: Any) -> bool:
     )
 
 
-def _apply_env(spec: dict[str, Any]) -> None:
-    os.environ.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})
+def _apply_env(spec: dict[str, Any]) -> dict[str, tuple[str | None, str]]:
+    """Sets the profile's environment (read when Spark starts); returns, per variable it set,
+    (the value before, the value set) for _restore_env."""
+    changes = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
     master = str(spec.get("master") or "")
     local = master.startswith(("local", "spark://127.0.0.1", "spark://localhost"))
-    if local and "PYSPARK_PYTHON" not in os.environ:  # workers run this kernel's interpreter
-        os.environ["PYSPARK_PYTHON"] = sys.executable
+    if local and "PYSPARK_PYTHON" not in os.environ and "PYSPARK_PYTHON" not in changes:
+        changes["PYSPARK_PYTHON"] = sys.executable  # workers run this kernel's interpreter
+    saved = {k: (os.environ.get(k), v) for k, v in changes.items()}
+    os.environ.update(changes)
+    return saved
+
+
+def _restore_env(saved: dict[str, tuple[str | None, str]]) -> None:
+    """Undo _apply_env: each variable back to its value before (or unset), unless something
+    else changed it since."""
+    for key, (before, ours) in saved.items():
+        if os.environ.get(key) != ours:
+            continue
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 def _create(spec: dict[str, Any]) -> Any:
@@ -273,7 +295,8 @@ def _write_info_file(data: dict[str, Any]) -> None:
 
 def stop() -> bool:
     """Stop this kernel's session: hooks removed, `spark`/`sc` removed from the namespace
-    (when they are still ours), the session stopped. False when there was none."""
+    (when they are still ours), the environment it set restored, the session stopped. False
+    when there was none."""
     session = _active
     if session is None:
         return False
@@ -303,6 +326,8 @@ def _forget(session: _Session) -> None:
     global _active
     if _active is session:
         _active = None
+    _restore_env(session.saved_env)
+    session.saved_env = {}
     shell = session.shell
     if shell is None:
         return

@@ -4,6 +4,7 @@ session, killing a job. Owns the registry and the poller; no tornado handlers he
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from .poller import Poller
 from .registry import Registry, Session
 
 DEFAULT_PROFILE = "local"
+QUIET_WAIT_S = 5.0  # DELETE of a busy kernel's session: its killed jobs' cell may end by then
 
 
 class SparkManager:
@@ -116,12 +118,31 @@ class SparkManager:
             info = await kernels.run_silent(
                 kernel, kernels.connect_code(resolved.to_spec()), self.connect_timeout
             )
-        finally:
+        except kernels.KernelTimeout:
+            # The connect code is still running there: register what it makes once it is idle
+            # (never leave a Spark session running in the kernel that nothing knows about).
             self._busy.discard(kid)
+            self._look_later(kid, kernel)
+            raise
+        except BaseException:
+            self._busy.discard(kid)
+            raise
+        self._busy.discard(kid)
         if info is None:
             raise kernels.KernelError("the kernel has no Spark session after connecting")
-        session = self.registry.register(info, source="kernel", kernel_id=kid, profile=name)
+        try:
+            session = self.registry.register(info, source="kernel", kernel_id=kid, profile=name)
+        except SwanMLError:
+            await self._stop_in_kernel(kid, kernel)  # refused (e.g. its UI is not loopback)
+            raise
         return 201, session.to_json()
+
+    async def _stop_in_kernel(self, kid: str, kernel: Any) -> None:
+        """Stop the kernel's Spark session (best effort: logged when the kernel cannot)."""
+        try:
+            await kernels.run_silent(kernel, kernels.stop_code(), self.connect_timeout)
+        except SwanMLError as e:
+            self.log.warning("swan-ml: kernel %s: could not stop its Spark session: %s", kid, e)
 
     def _look_later(self, kid: str, kernel: Any) -> None:
         if kid in self._busy:
@@ -144,6 +165,8 @@ class SparkManager:
                 self.registry.end(stopped.id)  # the kernel stopped its session (magic)
         except SwanMLError as e:
             self.log.info("swan-ml: kernel %s: no Spark session registered: %s", kid, e)
+        except Exception:  # never leave the tracked task with an unretrieved exception
+            self.log.exception("swan-ml: kernel %s: looking for its Spark session failed", kid)
         finally:
             self._busy.discard(kid)
 
@@ -156,10 +179,38 @@ class SparkManager:
             job = await self.service.cancel(session.job_id)
             self.log.info("swan-ml: Spark session %s: job %s %s", sid, job.id, job.state.value)
         elif session.kernel_id and session.kernel_id in self.kernel_manager:
-            kernel = self.kernel_manager.get_kernel(session.kernel_id)
-            kernels.refuse_busy(kernel)
-            await kernels.run_silent(kernel, kernels.stop_code(), self.connect_timeout)
+            kid = session.kernel_id
+            kernel = self.kernel_manager.get_kernel(kid)
+            state = getattr(kernel, "execution_state", "idle")
+            if state != "dead":  # a dead kernel took its Spark with it: the session just ends
+                if state == "busy":
+                    await self._quiet(session, kid, kernel)
+                await kernels.run_silent(kernel, kernels.stop_code(), self.connect_timeout)
         self.registry.end(sid)
+
+    async def _quiet(self, session: Session, kid: str, kernel: Any) -> None:
+        """A busy kernel (most often: a cell waiting on a Spark job) before its Spark stops:
+        kill the session's running jobs through its UI, then, if the cell still runs,
+        interrupt the kernel (its hook cancels the cell's Spark jobs); bounded waits."""
+        try:
+            running = [j["job_id"] for j in await rest.jobs(session) if j["status"] == "RUNNING"]
+        except SwanMLError as e:
+            self.log.info("swan-ml: Spark session %s: listing its jobs: %s", session.id, e)
+            running = []
+        for job_id in running:
+            try:
+                await rest.kill(session, job_id)
+            except SwanMLError as e:  # it ended meanwhile, or the UI does not answer
+                self.log.info("swan-ml: Spark session %s: job %s: %s", session.id, job_id, e)
+        try:
+            await kernels.wait_idle(kernel, QUIET_WAIT_S)
+            return
+        except kernels.KernelTimeout:
+            pass
+        interrupted = self.kernel_manager.interrupt_kernel(kid)
+        if inspect.isawaitable(interrupted):
+            await interrupted
+        await kernels.wait_idle(kernel, self.connect_timeout)
 
     async def kill(self, sid: str, job_id: str) -> dict[str, Any]:
         session = self.registry.get(sid)

@@ -21,6 +21,7 @@ from .conf import (
     RESOURCE_AMOUNT,
     RESOURCE_SCRIPT,
     SparkConfigError,
+    check_user_conf,
     is_plain_local,
     local_cluster,
     memory_mb,
@@ -280,12 +281,14 @@ def rapids_jar(conf: dict[str, str]) -> str | None:
 def resolve(
     profiles: dict[str, Profile], name: str, extra_conf: dict[str, Any] | list[str] | None = None
 ) -> ResolvedProfile:
-    """The profile `name` with `extra_conf` on top, checked (SparkConfigError, one line)."""
+    """The profile `name` with `extra_conf` (the request's: it may not set the site-only keys
+    of conf.SITE_ONLY_KEYS) on top, checked (SparkConfigError, one line)."""
     profile = profiles.get(name)
     if profile is None:
         known = ", ".join(sorted(profiles)) or "none"
         raise SparkConfigError(f"unknown Spark profile {name!r}; known profiles: {known}")
     extra = parse_conf(extra_conf)
+    check_user_conf(extra)
     conf: dict[str, str] = {}
     notes: list[str] = []
     if profile.kind == "classic":
@@ -294,6 +297,11 @@ def resolve(
         conf.update(_gpu_conf(profile, notes))
     conf.update(profile.conf)
     conf.update(extra)
+    if conf.get("spark.ui.enabled", "true").strip(" \t").lower() == "false":
+        raise SparkConfigError(
+            "spark.ui.enabled=false: the Spark panel, its kill buttons and the UI tab read the "
+            "session's web UI; leave it on"
+        )
     env = dict(profile.env)
     if profile.kind == "classic":
         _check_resources(profile.master or "", conf)
@@ -369,6 +377,8 @@ def _check_resources(master: str, conf: dict[str, str]) -> None:
             )
     if master.startswith("k8s://"):  # scripts are paths inside the executors' image
         return
+    # The only path check: these keys come from the profile (site configuration) alone, as
+    # check_user_conf refuses them in a request, so no request learns whether a path exists.
     for key, path in conf.items():
         if RESOURCE_SCRIPT.match(key):
             if not os.path.isfile(path):

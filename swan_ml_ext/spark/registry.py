@@ -159,18 +159,16 @@ class Registry:
             raise SparkUnavailable("the kernel has no Spark session")
         host, port = ui_address(info.get("ui_url"), self.allowed_hosts)
         app_id = _opt_str(info.get("app_id"))
+        kind = "connect" if info.get("kind") == "connect" else "classic"
+        connect_id = _opt_str(info.get("session_id"))
         for old in self.active():
             if (kernel_id and old.kernel_id == kernel_id) or (job_id and old.job_id == job_id):
-                if (old.app_id, old.ui_port, old.connect_session_id) == (
-                    app_id,
-                    port,
-                    _opt_str(info.get("session_id")),
-                ):
+                if _same(old, kind, app_id, port, connect_id):
                     return old
                 self.end(old.id)
         session = Session(
             id=secrets.token_hex(6),
-            kind="connect" if info.get("kind") == "connect" else "classic",
+            kind=kind,
             source=source,
             profile=str(info.get("profile") or profile or ""),
             app_id=app_id,
@@ -180,7 +178,7 @@ class Registry:
             ui_port=port,
             kernel_id=kernel_id,
             job_id=job_id,
-            connect_session_id=_opt_str(info.get("session_id")),
+            connect_session_id=connect_id,
         )
         self._sessions[session.id] = session
         self.on_change(session, "registered")
@@ -226,6 +224,19 @@ class Registry:
         )
         for old in ended[self.keep_ended :]:
             del self._sessions[old.id]
+
+
+def _same(old: Session, kind: str, app_id: str | None, port: int, connect_id: str | None) -> bool:
+    """The session already registered? A Connect session is its UI and Connect session id:
+    the kernel may not know the application id (the poller fills it in from the UI)."""
+    if kind == "connect" and old.kind == "connect":
+        return (old.ui_port, old.connect_session_id) == (port, connect_id)
+    return (old.kind, old.app_id, old.ui_port, old.connect_session_id) == (
+        kind,
+        app_id,
+        port,
+        connect_id,
+    )
 
 
 def _opt_str(value: Any) -> str | None:

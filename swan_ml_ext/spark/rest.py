@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,10 @@ from .registry import Session
 
 TIMEOUT_S = 10.0  # the first REST call after a Spark start takes 2-4 s
 CELL_PREFIX = "swan-cell-"
+MAX_BODY = 8 << 20  # bytes of one answer from a Spark UI; above: refused
+KEEP_JOBS = 500  # the newest jobs of a session that are kept (and served by GET .../jobs)
+KEEP_STAGES = 500  # stages of one answer that are kept (the newest)
+KEEP_EXECUTORS = 1000
 _CSRF = re.compile(rb'name="csrfToken"\s+value="([^"]+)"')
 
 
@@ -25,15 +30,32 @@ class SparkUIError(SwanMLError):
     status = 502
 
 
+@dataclass
+class Answer:
+    code: int
+    body: bytes
+
+
 async def fetch(session: Session, path: str, **kwargs: Any) -> Any:
-    """One HTTP call to the session's UI (counted); JSON decoded unless raw=True."""
+    """One HTTP call to the session's UI (counted); JSON decoded unless raw=True (then an
+    Answer). An answer above MAX_BODY is refused (only that much is ever held in memory)."""
     raw = kwargs.pop("raw", False)
     session.spark_requests += 1
+    chunks: list[bytes] = []
+    size = 0
+
+    def collect(chunk: bytes) -> None:
+        nonlocal size
+        size += len(chunk)
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+
     request = HTTPRequest(
         session.ui_base + path,
         connect_timeout=TIMEOUT_S,
         request_timeout=TIMEOUT_S,
         follow_redirects=False,
+        streaming_callback=collect,
         **kwargs,
     )
     try:
@@ -43,11 +65,14 @@ async def fetch(session: Session, path: str, **kwargs: Any) -> Any:
         raise SparkUIError(f"the Spark UI does not answer: {e}") from None
     if response.code == 599 or response.error and not isinstance(response.error, HTTPClientError):
         raise SparkUIError(f"the Spark UI does not answer: {response.error}")
+    if size > MAX_BODY:
+        raise SparkUIError(f"the Spark UI's answer to {path} is above {MAX_BODY >> 20} MiB")
+    body = b"".join(chunks)
     if raw:
-        return response
+        return Answer(response.code, body)
     if response.code != 200:
         raise SparkUIError(f"the Spark UI answered {response.code} to {path}")
-    return json.loads(response.body)
+    return json.loads(body)
 
 
 async def app_id(session: Session) -> str:
@@ -135,19 +160,22 @@ def map_executor(ex: dict[str, Any]) -> dict[str, Any]:
 async def jobs(session: Session) -> list[dict[str, Any]]:
     app = await app_id(session)
     raw = await fetch(session, f"/api/v1/applications/{app}/jobs")
-    mapped = [map_job(j, session) for j in raw if belongs(j, session)]
-    return sorted(mapped, key=lambda j: j["job_id"], reverse=True)
+    mine = [j for j in raw if belongs(j, session)]
+    newest = sorted(mine, key=lambda j: int(j["jobId"]), reverse=True)[:KEEP_JOBS]
+    return [map_job(j, session) for j in newest]
 
 
 async def stages(session: Session, query: str) -> list[dict[str, Any]]:
     app = await app_id(session)
-    return [map_stage(s) for s in await fetch(session, f"/api/v1/applications/{app}/{query}")]
+    raw = await fetch(session, f"/api/v1/applications/{app}/{query}")
+    newest = sorted(raw, key=lambda s: (int(s["stageId"]), int(s.get("attemptId", 0))))
+    return [map_stage(s) for s in newest[-KEEP_STAGES:]]
 
 
 async def executors(session: Session) -> list[dict[str, Any]]:
     app = await app_id(session)
     raw = await fetch(session, f"/api/v1/applications/{app}/executors")
-    return [map_executor(e) for e in raw]
+    return [map_executor(e) for e in raw[:KEEP_EXECUTORS]]
 
 
 async def kill(session: Session, job_id: int) -> None:
@@ -160,7 +188,7 @@ async def kill(session: Session, job_id: int) -> None:
     if job["status"] != "RUNNING":
         raise Conflict(f"Spark job {job_id} is not running ({job['status'].lower()})")
     page = await fetch(session, "/jobs/", raw=True)
-    token = _CSRF.search(page.body or b"")
+    token = _CSRF.search(page.body)
     if page.code != 200 or token is None:
         raise SparkUIError("the Spark UI's jobs page has no kill form (spark.ui.killEnabled?)")
     body = urlencode({"id": str(job_id), "csrfToken": token.group(1).decode()})

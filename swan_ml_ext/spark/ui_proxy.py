@@ -3,7 +3,14 @@ else. A jupyter-server-proxy LocalProxyHandler that reaches only the UI port the
 for `sid` (never a host or port from the URL), tells Spark its prefix (X-Forwarded-Context,
 so every link, the Executors page and the stage task tables work: the path has no 'proxy'
 in it, which Spark's JS would take for an app id), and forwards no Jupyter credential
-(Authorization, Cookie, X-XSRFToken, the `token`/`_xsrf` query arguments) to Spark.
+(Authorization, Cookie, X-XSRFToken, the `token`/`_xsrf` query arguments) to Spark, nor the
+Referer/Origin (Lab's URLs, which may carry a token; Spark's kill form does not need them).
+
+Same origin by necessity: the route is authenticated by Jupyter's cookie (a browser tab
+cannot send a token header), so Spark's pages run with Lab's origin. Spark escapes what its
+users' applications put on them (job descriptions are user text); a site that does not
+trust what its users' Spark applications render can turn the route off
+(SwanMLApp.spark_ui_route = False: the panel and the API work without it).
 
 POST (the UI's kill links) passes through. Spark's forms carry Spark's own CSRF token, not
 Jupyter's `_xsrf`, so Jupyter's double-submit check cannot apply here; instead a POST must be
@@ -25,7 +32,15 @@ from tornado import web
 from .registry import Registry, Session
 
 PREFIX = "swan-ml-ext/spark/ui"
-DROP_HEADERS = ("Authorization", "Cookie", "X-XSRFToken", "X-Xsrftoken", "X-CSRFToken")
+DROP_HEADERS = (
+    "Authorization",
+    "Cookie",
+    "X-XSRFToken",
+    "X-Xsrftoken",
+    "X-CSRFToken",
+    "Referer",
+    "Origin",
+)
 DROP_QUERY = frozenset({"token", "_xsrf"})
 
 
