@@ -1,9 +1,10 @@
 """The Spark poller: ONE asyncio task for the whole server. Each pass makes, for each active
 session, at most one round of Spark REST calls (however many clients read the cache): idle
 sessions only GET jobs (a new job shows within a pass); sessions with running jobs also GET
-the active stages and the executors. It registers the sessions of batch jobs that publish
-engine_ref["spark"], and ends sessions whose kernel or job is gone or whose UI stopped
-answering. Events (`spark/v1`) only when something changed."""
+the active stages, and the executors (which change rarely) every EXECUTORS_EVERY_S. It
+registers the sessions of batch jobs that publish engine_ref["spark"], and ends sessions whose
+kernel or job is gone or whose UI stopped answering. Events (`spark/v1`) only when something
+changed."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from .registry import Registry, Session, SparkUnavailable
 MISSES_TO_END = 20  # passes in a row without an answer from the UI (10 s at 0.5 s)
 JOB_SCAN_EVERY_S = 1.0  # how often the job store is scanned for engine_ref["spark"]
 KEEP_STAGES = 200
+# Executors (cores, memory, GPUs) change rarely: while jobs run they are asked for this often,
+# not every pass (fewer calls into the driver: issue 10's benchmark of a watched workload).
+EXECUTORS_EVERY_S = 2.0
 
 
 class Poller:
@@ -44,6 +48,7 @@ class Poller:
         self._task: asyncio.Task[None] | None = None
         self._last_scan = 0.0
         self._fingerprints: dict[str, str] = {}
+        self._executors_at: dict[str, float] = {}  # session id -> when executors were asked
         self._inflight: dict[str, asyncio.Task[None]] = {}  # session id -> its poll
 
     def start(self) -> None:
@@ -95,6 +100,7 @@ class Poller:
         live = {s.id for s in self.registry.active()}
         for sid in [sid for sid in self._fingerprints if sid not in live]:
             del self._fingerprints[sid]
+            self._executors_at.pop(sid, None)
         if wait and started:
             await asyncio.gather(*started)
 
@@ -138,7 +144,11 @@ class Poller:
             running = any(j["status"] == "RUNNING" for j in jobs)
             if running or running_before or not session.executors:
                 # A job that finished since the last pass: one last look at its stages.
-                session.executors = await rest.executors(session)
+                now = time.monotonic()
+                last = self._executors_at.get(session.id)
+                if not running or last is None or now - last >= EXECUTORS_EVERY_S:
+                    session.executors = await rest.executors(session)
+                    self._executors_at[session.id] = now
                 self._merge_stages(
                     session, jobs, await rest.stages(session, "stages?status=active")
                 )
