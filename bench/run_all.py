@@ -19,6 +19,7 @@ BENCHES = (
     "kubeflow_remote_monitor",
     "spark_watch",
     "spark_latency",
+    "gpu_get",
 )
 for name in BENCHES:
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

@@ -8,8 +8,11 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
+import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { FINAL_STATES, IJob, IResources } from './api';
+import { GpuModel } from './gpu/model';
+import { registerGpuStatus } from './gpu/status';
 import { batchIcon } from './icons';
 import { JobsModel } from './model';
 import { JobMonitor } from './monitor/panel';
@@ -353,11 +356,36 @@ const notificationsPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** This session's GPU use in the status bar; a click lists devices and kernels. */
+const gpuPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'swan-ml-ext:gpu',
+  description: "Shows this session's GPU use in the status bar.",
+  autoStart: true,
+  optional: [IStatusBar],
+  activate: (app: JupyterFrontEnd, statusBar: IStatusBar | null): void => {
+    if (!statusBar) {
+      return;
+    }
+    const model = new GpuModel({
+      serverSettings: app.serviceManager.serverSettings
+    });
+    registerGpuStatus(statusBar, model, {
+      open: path => void app.commands.execute('docmanager:open', { path })
+    });
+    void app.restored.then(() =>
+      model.start().catch(reason => {
+        console.warn('swan-ml-ext: GPU status unavailable', reason);
+      })
+    );
+  }
+};
+
 const plugins: JupyterFrontEndPlugin<any>[] = [
   modelPlugin,
   submitPlugin,
   monitorPlugin,
   notificationsPlugin,
+  gpuPlugin,
   ...sparkPlugins
 ];
 export default plugins;
@@ -366,3 +394,4 @@ export type { IJobChange, IJobLogs, JobAction } from './tokens';
 export { JobsModel } from './model';
 export { ISparkModel } from './spark/tokens';
 export { SparkModel } from './spark/model';
+export { GpuModel } from './gpu/model';

@@ -1,2 +1,3 @@
 import './base.css';
 import './spark.css';
+import './gpu.css';

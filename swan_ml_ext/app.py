@@ -12,6 +12,8 @@ from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, Union, defaul
 
 from .backends import load_class, registered
 from .backends.base import Backend
+from .gpu.kernels import ServerKernels
+from .gpu.nvml import GpuSampler
 from .handlers import routes
 from .jobs.model import Job, JobState
 from .jobs.monitor import Monitor
@@ -176,6 +178,20 @@ class SwanMLApp(ExtensionApp):
         pages run with Lab's origin). False: no UI route; the Spark panel and API still work.""",
     ).tag(config=True)
 
+    gpu_sample_interval = Float(
+        1.0,
+        help="""Seconds an NVML reading of this session's GPUs is reused: GET gpu (and the Lab
+        status-bar item, `%swan gpu`) costs at most one NVML read per interval however many
+        clients poll.""",
+    ).tag(config=True)
+
+    gpu_watch_interval = Float(
+        5.0,
+        help="""Seconds between two background NVML readings, so that each kernel's peak GPU
+        memory is seen while no client polls (it suggests a job's GPU memory). 0: read only
+        when asked. Where there is no NVML or no GPU the watch stops after its first reading.""",
+    ).tag(config=True)
+
     @default("db_path")
     def _default_db(self) -> str:
         return os.environ.get("SWAN_ML_DB") or str(
@@ -284,7 +300,18 @@ class SwanMLApp(ExtensionApp):
             emit=self._emit_spark,
             log=self.log,
         )
-        self.settings.update({"swan_ml_ext_service": self.service, "swan_ml_ext_spark": self.spark})
+        self.gpu = GpuSampler(
+            context=ServerKernels(self.serverapp.kernel_manager, self.serverapp.session_manager),
+            interval=self.gpu_sample_interval,
+            log=self.log,
+        )
+        self.settings.update(
+            {
+                "swan_ml_ext_service": self.service,
+                "swan_ml_ext_spark": self.spark,
+                "swan_ml_ext_gpu": self.gpu,
+            }
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(r for r in routes() if self.spark_ui_route or "/spark/ui/" not in r[0])
@@ -321,8 +348,10 @@ class SwanMLApp(ExtensionApp):
         os.environ["SWAN_ML_ROOT"] = str(Path(serverapp.root_dir).resolve())
         self.monitor.start()
         self.spark.start()
+        self.gpu.start(self.gpu_watch_interval)
 
     async def stop_extension(self) -> None:
+        await self.gpu.stop()
         await self.spark.stop()
         await self.monitor.stop()
         for backend in self.service.backends.values():

@@ -31,6 +31,7 @@ VERBS_HELP = """verbs:
   cancel ID | hold ID | release ID
   open ID                       link to the executed notebook
   backends                      backends: resources they take, capabilities, free GPUs
+  gpu                           this session's GPUs and which kernels use them
 """
 
 # The common resources as flags: (option, dest, schema key). Any other field of the chosen
@@ -183,6 +184,7 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
     lg.add_argument("--tail", type=int)
     lg.add_argument("--follow", "-f", action="store_true")
     verb("backends", "backends: resources they take, capabilities, free GPUs")
+    verb("gpu", "this session's GPUs (NVML) and which kernels use them")
     if with_pool:
         pl = verb("pool", "the personal test pool on this machine (root): up, down, status")
         pl.add_argument("action", choices=["up", "down", "status", "build"])
@@ -703,4 +705,8 @@ def run_verb(args: argparse.Namespace, client: SwanMLClient) -> Output:
     if verb == "backends":
         data = client.backends()
         return Output(data, format_backends(data))
+    if verb == "gpu":
+        from .gpu.magics import gpu_output
+
+        return Output(*gpu_output(client))
     raise UsageError(f"unknown verb {verb!r}")

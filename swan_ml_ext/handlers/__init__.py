@@ -1,6 +1,7 @@
 """Tornado handlers, one module per resource."""
 
 from .backends import BackendsHandler, InfoHandler, OpenAPIHandler
+from .gpu import GpuHandler
 from .jobs import (
     JobActionHandler,
     JobHandler,
@@ -43,6 +44,7 @@ def _api_routes(prefix: str) -> list[tuple]:
     return [
         (rf"{prefix}/backends", BackendsHandler),
         (rf"{prefix}/info", InfoHandler),
+        (rf"{prefix}/gpu", GpuHandler),
         (rf"{prefix}/openapi.json", OpenAPIHandler),
         (rf"{prefix}/jobs", JobsHandler),
         (rf"{prefix}/jobs/preview", JobPreviewHandler),  # before jobs/{id}: first match wins
