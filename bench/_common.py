@@ -6,6 +6,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +19,16 @@ os.environ["CONDOR_CONFIG"] = str(pool.client_config())
 from tests.conftest import write_notebook  # noqa: E402
 from tests.server import ServerProcess  # noqa: E402
 
-__all__ = ["ServerProcess", "write_notebook", "raw_schedd", "stats", "workdir", "report"]
+__all__ = [
+    "ServerProcess",
+    "write_notebook",
+    "raw_schedd",
+    "stats",
+    "workdir",
+    "report",
+    "timed_get",
+    "timed_http",
+]
 
 
 def raw_schedd():
@@ -29,6 +39,22 @@ def raw_schedd():
 
 def workdir(name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"swan-bench-{name}-"))
+
+
+def timed_get(conn, token: str, path: str) -> tuple[float, bytes]:
+    """One authenticated GET on a keep-alive http.client connection: (seconds, body); 200 only."""
+    t = time.perf_counter()
+    conn.request("GET", path, headers={"Authorization": f"token {token}"})
+    resp = conn.getresponse()
+    body = resp.read()
+    dt = time.perf_counter() - t
+    assert resp.status == 200, body[:200]
+    return dt, body
+
+
+def timed_http(conn, token: str, path: str) -> float:
+    """timed_get's seconds."""
+    return timed_get(conn, token, path)[0]
 
 
 def pct(values: list[float], q: float) -> float:

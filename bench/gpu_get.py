@@ -19,7 +19,7 @@ import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from _common import ServerProcess, stats, workdir
+from _common import ServerProcess, stats, timed_get, workdir
 
 POLLERS = 20
 RATES = ((1.0, 20.0), (0.05, 10.0))  # (period, duration) in seconds
@@ -36,12 +36,7 @@ def poll(args: tuple[int, str, str, float, float]) -> tuple[list[float], set[str
     time.sleep(rnd.uniform(0, period))  # pollers out of phase, as real clients are
     try:
         while time.monotonic() < stop:
-            t = time.perf_counter()
-            conn.request("GET", path, headers={"Authorization": f"token {token}"})
-            resp = conn.getresponse()
-            body = resp.read()
-            dt = time.perf_counter() - t
-            assert resp.status == 200, body[:200]
+            dt, body = timed_get(conn, token, path)
             out.append(dt)
             if path.endswith("/gpu"):
                 seen.add(json.loads(body)["sampled_at"])

@@ -13,7 +13,7 @@ import random
 import shutil
 import time
 
-from _common import ServerProcess, stats, workdir
+from _common import ServerProcess, stats, timed_http, workdir
 
 N_JOBS = 10_000
 N_REQ = 500
@@ -45,16 +45,6 @@ def fill(db_path) -> list[str]:
     with store._lock:
         store._db.execute("COMMIT")
     return ids
-
-
-def timed_http(conn, token, path) -> float:
-    t = time.perf_counter()
-    conn.request("GET", path, headers={"Authorization": f"token {token}"})
-    resp = conn.getresponse()
-    body = resp.read()
-    dt = time.perf_counter() - t
-    assert resp.status == 200, body[:200]
-    return dt
 
 
 def main() -> None:

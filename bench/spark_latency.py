@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from _common import pct, report, stats
+from _common import pct, report, stats, timed_http
 from _spark import SparkServer, run
 
 from swan_ml_ext.client import ClientError
@@ -109,12 +109,7 @@ def load(port: int, token: str, path: str, pollers: int) -> list[float]:
     def poller(n: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while not stop.is_set():
-            t0 = time.perf_counter()
-            conn.request("GET", path, headers={"Authorization": f"token {token}"})
-            resp = conn.getresponse()
-            resp.read()
-            assert resp.status == 200, resp.status
-            samples[n].append(time.perf_counter() - t0)
+            samples[n].append(timed_http(conn, token, path))
         conn.close()
 
     threads = [threading.Thread(target=poller, args=(n,)) for n in range(pollers)]

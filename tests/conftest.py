@@ -156,6 +156,26 @@ def api(swan_app: Any, jp_fetch: Callable[..., Awaitable[Any]]) -> Api:
     return Api(jp_fetch)
 
 
+def live_processes(env_entry: str, program_suffix: bytes = b"") -> list[int]:
+    """Live (not zombie) processes whose environment holds `env_entry` ("NAME=value"): all of
+    one run, as what it starts inherits the variable; `program_suffix`, e.g. b"java": only
+    those whose program ends so."""
+    needle = env_entry.encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            program = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if needle in env and state not in ("Z", "X") and program.endswith(program_suffix):
+            found.append(int(entry.name))
+    return found
+
+
 def write_notebook(
     path: Path, *cells: str, params: str | None = None, kernel: str = "python3"
 ) -> Path:

@@ -5,6 +5,7 @@ tiny HTTP server that records what it is sent (a stand-in UI registered in-proce
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import json
 import threading
@@ -131,14 +132,21 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def recorder() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+@contextlib.contextmanager
+def serve_http(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A local HTTP server with `handler`, in a thread: its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    Recorder.seen.clear()
     try:
-        yield server.server_address[1]
+        yield int(server.server_address[1])
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def recorder() -> Iterator[int]:
+    Recorder.seen.clear()
+    with serve_http(Recorder) as port:
+        yield port

@@ -7,7 +7,6 @@ import http.server
 import os
 import signal
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +22,7 @@ from swan_ml_ext.demo import server_command, write_examples
 
 from .conftest import outputs_text, read_output, server_config
 from .server import ServerProcess, free_port
+from .spark_ui_helpers import serve_http
 
 TOKEN = "demo-test-token"
 
@@ -42,14 +42,8 @@ class Hello(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def local_service() -> Iterator[int]:
     """Some local web service (a database console, another user's app...)."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_http(Hello) as port:
+        yield port
 
 
 def get(url: str, token: str = TOKEN) -> tuple[int, bytes]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 import yaml
 from tornado.httpclient import HTTPClientError
 
-from .conftest import conforms, outputs_text, read_output, server_config
+from .conftest import conforms, live_processes, outputs_text, read_output, server_config
 
 SLOW_TICKS = (
     "import time\nfor i in range(600):\n    print('tick', i, flush=True)\n    time.sleep(0.2)"
@@ -38,19 +37,7 @@ def local_root(tmp_path: Path) -> Path:
 def run_processes(progress_file: Path) -> list[int]:
     """Live processes of one run: everything it starts (kfp.local, the component, the kernel)
     inherits SWAN_ML_PROGRESS_FILE."""
-    needle = f"SWAN_ML_PROGRESS_FILE={progress_file}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            env = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
-            state = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if needle in env and state not in ("Z", "X"):
-            found.append(int(entry.name))
-    return found
+    return live_processes(f"SWAN_ML_PROGRESS_FILE={progress_file}")
 
 
 def temp_folders() -> set[Path]:

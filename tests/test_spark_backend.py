@@ -6,14 +6,13 @@ The lifecycle (outputs, failing cell, cancel, restart mid-run) is in test_contra
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import outputs_text, read_output, server_config
+from .conftest import live_processes, outputs_text, read_output, server_config
 from .server import free_port
 
 # A local master on one thread and a small driver: the machine is shared.
@@ -40,20 +39,7 @@ def jp_server_config(tmp_path: Path) -> dict[str, Any]:
 
 def driver_processes(info_file: Path, java_only: bool = False) -> list[int]:
     """Live processes of one driver (runner, kernel, JVM): all inherit SWAN_SPARK_INFO_FILE."""
-    needle = f"SWAN_SPARK_INFO_FILE={info_file}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            env = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
-            state = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmd = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")[0]
-        except OSError:
-            continue
-        if needle in env and state not in ("Z", "X") and (not java_only or cmd.endswith(b"java")):
-            found.append(int(entry.name))
-    return found
+    return live_processes(f"SWAN_SPARK_INFO_FILE={info_file}", b"java" if java_only else b"")
 
 
 def wait_gone(info_file: Path, timeout: float = 5) -> None:

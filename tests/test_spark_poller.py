@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from tornado.httpclient import HTTPClientError
 from swan_ml_ext.spark.registry import Registry, SparkUnavailable
 
 from . import spark_ui_helpers
+from .server import free_port
 from .spark_ui_helpers import CELL, Slow, get_json, info, until
 
 # The helpers' fixtures, under their names.
@@ -321,9 +321,7 @@ async def test_sessions_end_when_the_kernel_is_gone_or_the_ui_stops_answering(
         kernel_id="no-such-kernel",
     )
     # A session whose UI port has nothing listening
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead_port = s.getsockname()[1]
+    dead_port = free_port()
     dead = reg.register(
         {"kind": "classic", "app_id": "d", "ui_url": f"http://127.0.0.1:{dead_port}"},
         source="kernel",

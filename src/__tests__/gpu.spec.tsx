@@ -4,18 +4,13 @@ import { Widget } from '@lumino/widgets';
 import type { IGpuDevice, IGpuStatus } from '../gpu/api';
 import { GpuModel } from '../gpu/model';
 import { GpuStatusItem, gpuLabel, registerGpuStatus } from '../gpu/status';
-import { until } from './spark-fixtures';
+import { requestAPI, sleep, until } from './spark-fixtures';
 
-// Only the request layer is replaced: the model, the item and the panel run for real.
-const requestAPI = jest.fn();
-jest.mock('../api', () => ({
-  ...jest.requireActual('../api'),
-  requestAPI: (...args: any[]) => requestAPI(...args)
-}));
+// Only the request layer is replaced: the rest runs for real.
+jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());
 
 const GiB = 2 ** 30;
 const gib = (n: number) => Math.round(n * GiB);
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 function device(index: number, over: Partial<IGpuDevice> = {}): IGpuDevice {
   return {

@@ -8,6 +8,7 @@ import {
   FakeSparkServer,
   makeSession,
   makeSparkJob,
+  requestAPI,
   runningJobs,
   until
 } from './spark-fixtures';
@@ -15,11 +16,8 @@ import { CellProgress } from '../spark/cellProgress';
 import { SparkModel } from '../spark/model';
 import { createSparkUITab, markEnded, sparkUIUrl } from '../spark/uiTab';
 
-const requestAPI = jest.fn();
-jest.mock('../api', () => ({
-  ...jest.requireActual('../api'),
-  requestAPI: (...args: any[]) => requestAPI(...args)
-}));
+// Only the request layer is replaced: the rest runs for real.
+jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());
 
 function codeCell(id: string, source: string): CodeCell {
   const model = new CodeCellModel({ id });

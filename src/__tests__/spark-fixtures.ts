@@ -1,5 +1,23 @@
 import type { ISparkJob, ISparkSession } from '../spark/api';
 
+/**
+ * The stand-in for `requestAPI`: only the request layer is replaced, the rest runs for real.
+ * jest.mock is hoisted per file, so each spec keeps one line that wires it:
+ * `jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());`
+ */
+export const requestAPI = jest.fn();
+
+/** `../api` with `requestAPI` replaced by the stand-in above. */
+export function mockedApi(): Record<string, unknown> {
+  return {
+    ...jest.requireActual('../api'),
+    requestAPI: (...args: any[]) => requestAPI(...args)
+  };
+}
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise(r => setTimeout(r, ms));
+
 /** A session as `GET spark/sessions` returns it. */
 export function makeSession(
   id: string,
@@ -169,7 +187,7 @@ export async function until(
 ): Promise<void> {
   const end = Date.now() + ms;
   while (!condition() && Date.now() < end) {
-    await new Promise(r => setTimeout(r, 10));
+    await sleep(10);
   }
   expect(condition()).toBe(true);
 }

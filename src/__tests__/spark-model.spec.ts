@@ -2,21 +2,17 @@ import {
   FakeSparkServer,
   makeSession,
   makeSparkJob,
+  requestAPI,
   runningJobs,
+  sleep,
   until
 } from './spark-fixtures';
 import { parseConfLines } from '../spark/api';
 import { SparkModel } from '../spark/model';
 import { formatBytes, groupByCell } from '../spark/progress';
 
-// Only the request layer is replaced: the model's logic runs for real.
-const requestAPI = jest.fn();
-jest.mock('../api', () => ({
-  ...jest.requireActual('../api'),
-  requestAPI: (...args: any[]) => requestAPI(...args)
-}));
-
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+// Only the request layer is replaced: the rest runs for real.
+jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());
 
 const RUNNING = {
   jobs_running: 1,

@@ -5,20 +5,17 @@ import {
   FakeSparkServer,
   makeSession,
   makeSparkJob,
+  requestAPI,
   runningJobs,
+  sleep,
   until
 } from './spark-fixtures';
 import { SparkModel } from '../spark/model';
 import { IActiveNotebook, ISparkNotebooks, labelOf } from '../spark/notebooks';
 import { SparkPanel } from '../spark/panel';
 
-const requestAPI = jest.fn();
-jest.mock('../api', () => ({
-  ...jest.requireActual('../api'),
-  requestAPI: (...args: any[]) => requestAPI(...args)
-}));
-
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+// Only the request layer is replaced: the rest runs for real.
+jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());
 
 /** Open notebooks as the panel sees them: one notebook, kernel-s1, with two cells. */
 class FakeNotebooks implements ISparkNotebooks {

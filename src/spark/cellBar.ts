@@ -41,6 +41,12 @@ export class CellSparkBar extends Widget {
     } else {
       text = `✓ ${jobs} done · ${tasks}`;
     }
+    // Every model change re-renders every bar: rebuild the DOM only when it would differ.
+    const key = `${text}|${p.done}|${p.active}|${p.failed}|${p.total}`;
+    if (key === this._key) {
+      return;
+    }
+    this._key = key;
     this.node.replaceChildren();
     if (running) {
       this.node.appendChild(bar(group));
@@ -55,12 +61,13 @@ export class CellSparkBar extends Widget {
       kill.textContent = 'Kill';
       kill.title = 'Kill the Spark jobs this cell is running';
       kill.dataset.testid = 'spark-cell-kill';
-      kill.onclick = () => this._onKill(group);
+      kill.onclick = () => this._onKill(this._group ?? group);
       this.node.appendChild(kill);
     }
   }
 
   private _group: ICellJobs | null = null;
+  private _key = '';
 }
 
 function bar(group: ICellJobs): HTMLElement {

@@ -151,24 +151,17 @@ class LocalJobs:
         finished = st.finished_at or time.time()
         if st.cancelled:
             return Update(JobState.CANCELLED, "cancelled", finished_at=finished, has_outputs=False)
+        ended: dict[str, Any] = {
+            "progress": progress,
+            "started_at": lp.started_at,
+            "finished_at": finished,
+            "engine_ref": ref,
+        }
         if st.state == "exited" and st.returncode == 0:
-            return Update(
-                JobState.COMPLETED,
-                progress=progress,
-                started_at=lp.started_at,
-                finished_at=finished,
-                engine_ref=ref,
-            )
+            return Update(JobState.COMPLETED, **ended)
         result = report.get("result") or {}
         why = result.get("message") or self.reason(lp, st.returncode, st.message)
-        return Update(
-            JobState.FAILED,
-            message=why,
-            progress=progress,
-            started_at=lp.started_at,
-            finished_at=finished,
-            engine_ref=ref,
-        )
+        return Update(JobState.FAILED, message=why, **ended)
 
     def reason(self, lp: LocalProcess, returncode: int | None, message: str) -> str:
         last = [line for line in lp.tail(20)[1].splitlines() if line.strip()]

@@ -276,10 +276,11 @@ class GpuSampler:
                 context = await self.context()
             except Exception:  # the GPUs are still worth showing without the kernels
                 self.log.warning("swan-ml: GPU view: this server's kernels not read", exc_info=True)
-        latest = await anyio.to_thread.run_sync(self._read_and_shape, context)
-        self.latest, self._text, self._at = latest, json.dumps(latest), self.clock()
+        latest, text = await anyio.to_thread.run_sync(self._read_and_shape, context)
+        self.latest, self._text, self._at = latest, text, self.clock()
 
-    def _read_and_shape(self, context: KernelContext) -> dict[str, Any]:
+    def _read_and_shape(self, context: KernelContext) -> tuple[dict[str, Any], str]:
+        """(the answer, its JSON text), off the event loop: NVML, /proc and the encoding."""
         self.samples += 1
         raw, reason = None, None
         try:
@@ -289,7 +290,8 @@ class GpuSampler:
         except Exception as e:  # a status view answers, whatever NVML does
             self.log.warning("swan-ml: reading NVML failed", exc_info=True)
             reason = f"reading the GPUs failed here ({type(e).__name__}: {str(e)[:200]})"
-        return answer(raw, reason, time.time(), context, self.peaks, self.ppid)
+        latest = answer(raw, reason, time.time(), context, self.peaks, self.ppid)
+        return latest, json.dumps(latest)
 
     def peak_memory_bytes(self, kernel_id: str) -> int:
         """The kernel's highest GPU memory seen in this server's life (0: none seen)."""

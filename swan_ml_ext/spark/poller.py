@@ -9,7 +9,6 @@ changed."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -47,7 +46,8 @@ class Poller:
         self.passes = 0
         self._task: asyncio.Task[None] | None = None
         self._last_scan = 0.0
-        self._fingerprints: dict[str, str] = {}
+        # session id -> the (jobs, stages) last told: an event only when they change
+        self._told: dict[str, tuple[list[Any], list[Any]]] = {}
         self._executors_at: dict[str, float] = {}  # session id -> when executors were asked
         self._inflight: dict[str, asyncio.Task[None]] = {}  # session id -> its poll
 
@@ -98,8 +98,8 @@ class Poller:
             task.add_done_callback(lambda _, sid=session.id: self._inflight.pop(sid, None))
             started.append(task)
         live = {s.id for s in self.registry.active()}
-        for sid in [sid for sid in self._fingerprints if sid not in live]:
-            del self._fingerprints[sid]
+        for sid in [sid for sid in self._told if sid not in live]:
+            del self._told[sid]
             self._executors_at.pop(sid, None)
         if wait and started:
             await asyncio.gather(*started)
@@ -163,9 +163,9 @@ class Poller:
             return
         session.misses = 0
         session.jobs, session.updated_at = jobs, time.time()
-        fingerprint = json.dumps([jobs, session.stages], sort_keys=True)
-        if self._fingerprints.get(session.id) != fingerprint:
-            self._fingerprints[session.id] = fingerprint
+        # Compared by value: _merge_stages never changes a stage dict it kept (it replaces it)
+        if self._told.get(session.id) != (jobs, session.stages):
+            self._told[session.id] = (jobs, session.stages)
             if session.active:
                 self.registry.on_change(session, "jobs")
 
@@ -180,18 +180,19 @@ class Poller:
         by_key = {(s["stage_id"], s["attempt_id"]): s for s in session.stages}
         fresh = {(s["stage_id"], s["attempt_id"]) for s in active}
         job_of = {sid: j for j in jobs for sid in j["stage_ids"]}
-        for key, stage in by_key.items():
+        for key, stage in list(by_key.items()):
             if key in fresh or stage["status"] != "ACTIVE":
                 continue
             job = job_of.get(stage["stage_id"])
             if job is None or job["status"] == "RUNNING":
                 continue
             done = job["status"] == "SUCCEEDED"
-            stage.update(
-                status="COMPLETE" if done else "FAILED",
-                num_active_tasks=0,
-                num_complete_tasks=stage["num_tasks"] if done else stage["num_complete_tasks"],
-            )
+            by_key[key] = {
+                **stage,
+                "status": "COMPLETE" if done else "FAILED",
+                "num_active_tasks": 0,
+                "num_complete_tasks": stage["num_tasks"] if done else stage["num_complete_tasks"],
+            }
         for stage in active:
             by_key[(stage["stage_id"], stage["attempt_id"])] = stage
         ordered = sorted(by_key.values(), key=lambda s: (s["stage_id"], s["attempt_id"]))

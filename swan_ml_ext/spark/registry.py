@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..jobs.model import NotFound, SwanMLError
+from ..jobs.model import _iso as iso
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 KEEP_ENDED = 50  # ended sessions kept (newest first) so a client can still read their last state
@@ -99,12 +100,6 @@ class Session:
             "cells": [{"cell_id": c, "job_ids": ids} for c, ids in cells.items()],
             "updated_at": iso(self.updated_at),
         }
-
-
-def iso(t: float | None) -> str | None:
-    if t is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
 
 def ui_address(ui_url: Any, allowed_hosts: Iterable[str]) -> tuple[str, int]:
@@ -201,9 +196,6 @@ class Registry:
 
     def by_kernel(self, kernel_id: str) -> Session | None:
         return next((s for s in self.active() if s.kernel_id == kernel_id), None)
-
-    def by_job(self, job_id: str) -> Session | None:
-        return next((s for s in self.active() if s.job_id == job_id), None)
 
     def end(self, sid: str) -> Session:
         session = self.get(sid)

@@ -121,9 +121,5 @@ class EmbeddedEngine(LocalJobs):
                     p.unlink()
         self._forget(job, remove_process=False)
 
-    def completed_runs(self, job_id: str) -> int:
-        """How many kfp.local runs of this job succeeded (tests and benchmarks ask)."""
-        return len(list((self.root / job_id).glob(f"runs*/*/{TASK}/executor_output.json")))
-
     def close(self) -> None:
         pass

@@ -229,9 +229,6 @@ class SparkBackend(Backend):
     def logs(self, job: Job, staged: Path, tail: int | None = None) -> Logs:
         return self.drivers.logs(job, staged, tail)
 
-    def close(self) -> None:
-        self.drivers.close()
-
 
 def _java_home() -> bool:
     home = os.environ.get("JAVA_HOME")

@@ -146,21 +146,3 @@ class SparkDrivers(LocalJobs):
             else:
                 p.unlink()
         self.forget(job, remove_process=False)
-
-    def completed_runs(self, job_id: str) -> int:
-        return self.completed_runs_in(self.root, job_id)
-
-    @staticmethod
-    def completed_runs_in(root: Path, job_id: str) -> int:
-        """How many runs of this job exited 0 without being cancelled (tests ask)."""
-        done = 0
-        for exit_file in (root / job_id).glob(f"process*/{EXIT}"):
-            try:
-                data = json.loads(exit_file.read_text())
-            except (OSError, ValueError):
-                continue
-            done += data.get("returncode") == 0 and not data.get("cancelled")
-        return done
-
-    def close(self) -> None:
-        pass
