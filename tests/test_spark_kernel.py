@@ -308,7 +308,7 @@ def test_connect_interrupt_stops_the_cells_operation(spark_cluster: Any, tmp_pat
         # Given a long query running in a cell
         msg_id = k.send(
             "from pyspark.sql.functions import udf\n"
-            "slow = udf(lambda x: __import__('time').sleep(120) or x, 'long')\n"
+            "slow = udf(lambda x: __import__('time').sleep(300) or x, 'long')\n"
             "spark.range(2).repartition(2).select(slow('id')).collect()",
             cell_id="cell-slow",
         )
@@ -326,7 +326,9 @@ def test_connect_interrupt_stops_the_cells_operation(spark_cluster: Any, tmp_pat
         out = k.collect(msg_id, timeout=60)
         # Then the cell ends with the interrupt and the server's job is cancelled
         assert out["error"] is not None
-        failed = wait_for("the job to fail", lambda: ours("FAILED"), timeout=10)
+        # (a UDF's task ends when Spark kills its Python worker: seconds on a loaded machine,
+        # far less than the 300 s the job would otherwise run)
+        failed = wait_for("the job to fail", lambda: ours("FAILED"), timeout=90)
         assert job["jobId"] in [j["jobId"] for j in failed]
         assert k.value("spark.range(4).count()") == 4
     finally:

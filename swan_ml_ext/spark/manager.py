@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -207,10 +208,21 @@ class SparkManager:
             return
         except kernels.KernelTimeout:
             pass
-        interrupted = self.kernel_manager.interrupt_kernel(kid)
-        if inspect.isawaitable(interrupted):
-            await interrupted
-        await kernels.wait_idle(kernel, self.connect_timeout)
+        # Interrupt until the cell ends: one SIGINT can be lost (it may land in a hook
+        # between cells, or inside a Py4J call whose caller swallows it).
+        deadline = time.monotonic() + self.connect_timeout
+        while True:
+            interrupted = self.kernel_manager.interrupt_kernel(kid)
+            if inspect.isawaitable(interrupted):
+                await interrupted
+            left = deadline - time.monotonic()
+            try:
+                await kernels.wait_idle(kernel, min(QUIET_WAIT_S, max(left, 0.0)))
+                return
+            except kernels.KernelTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+                self.log.info("swan-ml: kernel %s still busy: interrupting it again", kid)
 
     async def kill(self, sid: str, job_id: str) -> dict[str, Any]:
         session = self.registry.get(sid)
