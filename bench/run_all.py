@@ -20,6 +20,8 @@ BENCHES = (
     "spark_watch",
     "spark_latency",
     "gpu_get",
+    "jobs_check",
+    "sweep_submit",
 )
 for name in BENCHES:
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

@@ -103,6 +103,18 @@ export interface IEngineRefLabel {
   label: string;
 }
 
+/**
+ * One GPU model of a backend's pool (`resources.gpu_types` in GET backends): how many the
+ * pool has and how many are free now; memory and compute capability where it says.
+ */
+export interface IGpuType {
+  name: string;
+  total?: number;
+  free?: number;
+  memory_mb?: number | null;
+  capability?: number | string | null;
+}
+
 export interface IBackend {
   name: string;
   title?: string;
@@ -154,6 +166,22 @@ export interface IJobPreview {
   inputs: string[];
   /** The job a submission would return instead (same idempotency_key and body). */
   existing_job: string | null;
+}
+
+/**
+ * What `POST jobs/check` answers for a request (the body of POST jobs): whether any machine
+ * could ever run it and, if not, why in words. Nothing is submitted or created.
+ */
+export interface IJobCheck {
+  feasible: boolean;
+  /** Feasible: what will happen ("3 GPUs match (2 free now)"); infeasible: the first reason. */
+  message: string;
+  /** Infeasible: every requirement no machine meets, in words. */
+  reasons: string[];
+  /** What matches the request in the pool (absent for a backend without machine ads). */
+  matching?: { slots: number; gpus: number; gpus_free: number };
+  /** Things worth knowing that do not stop the job (e.g. an unknown parameter). */
+  warnings: string[];
 }
 
 export const FINAL_STATES: ReadonlySet<JobState> = new Set([

@@ -19,6 +19,9 @@ import { JobMonitor } from './monitor/panel';
 import { IParam, notebookParameters } from './params';
 import { ISubmitDefaults, SubmitDialog, SubmitForm } from './submit/dialog';
 import { sparkPlugins } from './spark/plugins';
+import { sweepOf } from './sweep/api';
+import { SweepCommandIDs, sweepPlugins } from './sweep/plugins';
+import { notebookVariables } from './sweep/grid';
 import { CommandIDs, EVENT_SCHEMA_ID, IJobsModel, PLUGIN_ID } from './tokens';
 
 /** The jobs model: event bus subscription + Poll fallback. */
@@ -67,6 +70,18 @@ const modelPlugin: JupyterFrontEndPlugin<IJobsModel> = {
 interface IOpenNotebook {
   path: string;
   params: IParam[];
+  /** Its top-level variables (what a sweep can collect). */
+  variables: string[];
+}
+
+/** What the dialog reads from a notebook's JSON. */
+function readNotebook(path: string, nb: any): IOpenNotebook {
+  const params = notebookParameters(nb);
+  const variables = notebookVariables(
+    nb,
+    params.map(p => p.name)
+  );
+  return { path, params, variables };
 }
 
 /** "Run on batch": toolbar button, palette, file browser context menu, submit dialog. */
@@ -120,7 +135,7 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
           await panel.context.save();
         }
         const nb = panel.context.model.toJSON();
-        return { path: panel.context.path, params: notebookParameters(nb) };
+        return readNotebook(panel.context.path, nb);
       }
       if (!path) {
         return null;
@@ -128,7 +143,7 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
       const file = await app.serviceManager.contents.get(path, {
         content: true
       });
-      return { path, params: notebookParameters(file.content) };
+      return readNotebook(path, file.content);
     };
 
     const openDialog = async (
@@ -148,8 +163,18 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
         },
         name
       );
+      form.variables = nb.variables;
       const dialog = new SubmitDialog(form, model);
       const result = await dialog.launch();
+      if (result.button.accept && dialog.sweep) {
+        const { name, counts } = dialog.sweep;
+        const text = `Submitted sweep "${name}": ${counts.total} points.`;
+        Notification.info(text, { autoClose: 4000 });
+        void app.commands.execute(SweepCommandIDs.open, {
+          id: dialog.sweep.id
+        });
+        return null;
+      }
       if (!result.button.accept || !dialog.job) {
         return null;
       }
@@ -210,7 +235,7 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
             : p
         );
         return openDialog(
-          { path: nb.path, params },
+          { ...nb, params },
           {
             backend: job.backend,
             environment: job.environment,
@@ -248,6 +273,7 @@ const monitorPlugin: JupyterFrontEndPlugin<void> = {
       void app.commands.execute('docmanager:open', { path });
     const monitor = new JobMonitor(model, {
       open,
+      openSweep: id => void app.commands.execute(SweepCommandIDs.open, { id }),
       resubmit: job =>
         void app.commands.execute(CommandIDs.resubmit, { id: job.id }),
       notify: message => Notification.error(message)
@@ -312,6 +338,7 @@ const notificationsPlugin: JupyterFrontEndPlugin<void> = {
       void state?.save(STATE_KEY, job.finished_at ?? job.created_at);
     model.jobChanged.connect((_, { job, previous }) => {
       if (
+        !sweepOf(job) && // a sweep says so once, for all its points (sweep plugin)
         previous &&
         !FINAL_STATES.has(previous) &&
         (job.state === 'completed' || job.state === 'failed')
@@ -386,7 +413,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   monitorPlugin,
   notificationsPlugin,
   gpuPlugin,
-  ...sparkPlugins
+  ...sparkPlugins,
+  ...sweepPlugins
 ];
 export default plugins;
 export { IJobsModel } from './tokens';

@@ -1,3 +1,4 @@
 import './base.css';
 import './spark.css';
 import './gpu.css';
+import './sweep.css';

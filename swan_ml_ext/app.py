@@ -20,6 +20,7 @@ from .jobs.monitor import Monitor
 from .jobs.service import JobService
 from .jobs.spec import Environment, Limits
 from .jobs.store import JobStore
+from .jobs.sweeps import SweepService
 from .spark.manager import SparkManager
 from .spark.registry import Session as SparkSession
 
@@ -96,7 +97,10 @@ class SwanMLApp(ExtensionApp):
         help="""Named software stacks, visible on the session and the worker side:
         {name: {"python": interpreter on the worker, "setup": shell line run first on the
         worker (e.g. 'source /cvmfs/sft.cern.ch/lcg/views/LCG_106/x86_64-el9-gcc13-opt/setup.sh'),
-        "kernels": [kernel names this stack can run], "description": text}}. The personal
+        "kernels": [kernel names this stack can run], "description": text,
+        "shared_prefixes": absolute folders the session and the worker both mount, e.g.
+        ["/eos", "/cvmfs"]: a notebook reads them in place by absolute path, they are never
+        sent with a job and input detection reports them as read in place}}. The personal
         pool's worker venv is 'default'. A job whose notebook kernel is not in its
         environment's kernels is refused before submission.""",
     ).tag(config=True)
@@ -118,6 +122,14 @@ class SwanMLApp(ExtensionApp):
         for name, env in proposal["value"].items():
             if not isinstance(env, dict) or not env.get("kernels"):
                 raise ValueError(f"environment {name!r} needs a 'kernels' list")
+            prefixes = env.get("shared_prefixes", [])
+            if not isinstance(prefixes, (list, tuple)) or not all(
+                isinstance(p, str) and p.startswith("/") and p.strip("/") for p in prefixes
+            ):
+                raise ValueError(
+                    f"environment {name!r}: 'shared_prefixes' must be a list of absolute folders"
+                    " other than the root folder, e.g. ['/eos', '/cvmfs']"
+                )
         return proposal["value"]
 
     max_cpus = Int(16, help="Largest resources.cpus a job may request.").tag(config=True)
@@ -137,6 +149,24 @@ class SwanMLApp(ExtensionApp):
         256 * 1024,
         help="""Largest `parameters` object a job may carry, measured as JSON (413 above): they
         are stored with the job and injected into the notebook; large data belongs in a file.""",
+    ).tag(config=True)
+    max_sweep_points = Int(
+        1000,
+        help="""Most points a parameter sweep (POST sweeps) may have: a grid's product of list
+        lengths, or the number of explicit points. Above it the sweep is refused (400) with
+        its count; each point is a job.""",
+    ).tag(config=True)
+    max_inputs_bytes = Int(
+        1024**3,
+        help="""Largest total size of the files a job's `inputs` send (folders counted
+        recursively). Above it the job is refused (400) with the size found: large data
+        belongs on a shared filesystem, read in place (see the environments'
+        shared_prefixes).""",
+    ).tag(config=True)
+    max_inputs_files = Int(
+        10_000,
+        help="""Largest number of files a job's `inputs` send (folders counted recursively);
+        400 above, like max_inputs_bytes.""",
     ).tag(config=True)
 
     spark_profiles = Dict(
@@ -266,6 +296,7 @@ class SwanMLApp(ExtensionApp):
                     setup=env.get("setup", ""),
                     kernels=tuple(env["kernels"]),
                     description=env.get("description", ""),
+                    shared_prefixes=tuple(p.rstrip("/") for p in env.get("shared_prefixes", [])),
                 )
                 for name, env in self.environments.items()
             },
@@ -277,6 +308,8 @@ class SwanMLApp(ExtensionApp):
                 max_runtime_s=self.max_runtime_s,
                 max_request_bytes=self.max_request_bytes,
                 max_parameters_bytes=self.max_parameters_bytes,
+                max_inputs_bytes=self.max_inputs_bytes,
+                max_inputs_files=self.max_inputs_files,
             ),
             root_dir=self.serverapp.root_dir,
             staging_root=self.staging_dir,
@@ -305,9 +338,11 @@ class SwanMLApp(ExtensionApp):
             interval=self.gpu_sample_interval,
             log=self.log,
         )
+        self.sweeps = SweepService(self.service, max_points=self.max_sweep_points)
         self.settings.update(
             {
                 "swan_ml_ext_service": self.service,
+                "swan_ml_ext_sweeps": self.sweeps,
                 "swan_ml_ext_spark": self.spark,
                 "swan_ml_ext_gpu": self.gpu,
             }
@@ -328,6 +363,7 @@ class SwanMLApp(ExtensionApp):
                 "message": job.message,
                 "notebook": job.notebook,
                 "output_notebook": job.outputs.get("notebook"),
+                "sweep_id": job.sweep_id,
             },
         )
 

@@ -16,10 +16,12 @@ from .commands import (
     follow_logs,
     progress_line,
     run_verb,
+    submit_checked,
     submit_spec,
     to_server_paths,
     wait,
 )
+from .sweep_commands import cli_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -57,6 +59,8 @@ def run(args: Any, client: SwanMLClient) -> int:
         print(json.dumps(data, indent=1) if args.json else text, file=out)
 
     verb = args.verb
+    if verb == "sweep":
+        return cli_sweep(args, client, out)
     if verb == "submit":
         if not args.notebook:
             raise UsageError("submit needs a NOTEBOOK path (relative to the current folder)")
@@ -68,7 +72,7 @@ def run(args: Any, client: SwanMLClient) -> int:
             result = dry_run(args, spec, client)
             emit(result.data, result.text)
             return EXIT_OK
-        job = client.submit(spec)
+        job = submit_checked(args, spec, client)  # refused unless --force if it cannot run
         if not args.wait:
             emit(job, f"submitted {progress_line(job)}")
             return EXIT_OK

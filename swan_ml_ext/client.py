@@ -162,6 +162,10 @@ class SwanMLClient:
     def submit(self, spec: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "jobs", spec)
 
+    def check(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Could any machine ever run this job, and if not why (nothing is submitted)."""
+        return self.request("POST", "jobs/check", spec)
+
     def jobs(self, **query: Any) -> dict[str, Any]:
         return self.request("GET", "jobs", query=query)
 

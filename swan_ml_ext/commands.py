@@ -24,7 +24,11 @@ STATE_COLOURS = {
 
 VERBS_HELP = """verbs:
   submit [NOTEBOOK] [options]   run a notebook on a backend (default: the current notebook);
-                                --dry-run shows what would go to the engine, submits nothing
+                                --dry-run shows what would go to the engine, submits nothing;
+                                a job no machine could ever run is refused unless --force
+  check [NOTEBOOK] [options]    could any machine run it (submit's options), and if not why
+  sweep [NOTEBOOK] -p NAME=V1,V2 [-p NAME=range(3)] [--collect VAR] [--wait]
+                                the notebook over every combination; --wait: the results table
   jobs [--state S] [--backend B] [--limit N]   list jobs, newest first
   status ID                     one job
   logs ID [--tail N] [--follow] stdout/stderr so far
@@ -41,6 +45,7 @@ RESOURCE_FLAGS = [
     ("--memory", "memory", "memory_mb"),
     ("--disk", "disk", "disk_mb"),
     ("--gpus", "gpus", "gpus"),
+    ("--gpu-model", "gpu_model", "gpu_model"),
     ("--gpu-memory", "gpu_memory", "gpu_memory_mb"),
     ("--gpu-capability", "gpu_capability", "gpu_capability"),
     ("--max-runtime", "max_runtime", "max_runtime_s"),
@@ -128,6 +133,44 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
         return sub.add_parser(name, help=help, parents=[parent])
 
     s = verb("submit", "run a notebook on a backend")
+    _job_options(s)
+    s.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be handed to the engine (e.g. the HTCondor submit description),"
+        " checked like a submission; submit nothing",
+    )
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="submit even when no machine of the pool could ever run the job (see check)",
+    )
+    _job_options(verb("check", "could any machine ever run this job, and if not why"))
+    from .sweep_commands import add_sweep_verb  # (it imports this module)
+
+    add_sweep_verb(verb("sweep", "run a notebook over a grid of parameters"))
+
+    j = verb("jobs", "list jobs")
+    j.add_argument("--state", action="append")
+    j.add_argument("--backend")
+    j.add_argument("--limit", type=int, default=25)
+    for name in ("status", "cancel", "hold", "release", "open"):
+        verb(name, f"{name} a job").add_argument("id")
+    lg = verb("logs", "stdout/stderr so far")
+    lg.add_argument("id")
+    lg.add_argument("--tail", type=int)
+    lg.add_argument("--follow", "-f", action="store_true")
+    verb("backends", "backends: resources they take, capabilities, free GPUs")
+    verb("gpu", "this session's GPUs (NVML) and which kernels use them")
+    if with_pool:
+        pl = verb("pool", "the personal test pool on this machine (root): up, down, status")
+        pl.add_argument("action", choices=["up", "down", "status", "build"])
+    return p
+
+
+def _job_options(s: argparse.ArgumentParser) -> None:
+    """What describes a job: the options of submit and check."""
     s.add_argument(
         "notebook",
         nargs="?",
@@ -139,6 +182,9 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
     s.add_argument("--memory", help="e.g. 4GB, 512MB")
     s.add_argument("--disk", help="scratch disk, e.g. 10GB")
     s.add_argument("--gpus", type=int)
+    s.add_argument(
+        "--gpu-model", help="only GPUs of this model (see backends), e.g. A100-SXM4-40GB"
+    )
     s.add_argument("--gpu-memory", help="minimum GPU memory, e.g. 16GB")
     s.add_argument("--gpu-capability", type=float, help="minimum CUDA capability, e.g. 8.0")
     s.add_argument("--max-runtime", type=int, help="seconds")
@@ -165,30 +211,6 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
         help="extra file to ship (a path like NOTEBOOK's); repeatable",
     )
     s.add_argument("--name")
-    s.add_argument("--wait", action="store_true", help="follow the job until it ends")
-    s.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="show what would be handed to the engine (e.g. the HTCondor submit description),"
-        " checked like a submission; submit nothing",
-    )
-
-    j = verb("jobs", "list jobs")
-    j.add_argument("--state", action="append")
-    j.add_argument("--backend")
-    j.add_argument("--limit", type=int, default=25)
-    for name in ("status", "cancel", "hold", "release", "open"):
-        verb(name, f"{name} a job").add_argument("id")
-    lg = verb("logs", "stdout/stderr so far")
-    lg.add_argument("id")
-    lg.add_argument("--tail", type=int)
-    lg.add_argument("--follow", "-f", action="store_true")
-    verb("backends", "backends: resources they take, capabilities, free GPUs")
-    verb("gpu", "this session's GPUs (NVML) and which kernels use them")
-    if with_pool:
-        pl = verb("pool", "the personal test pool on this machine (root): up, down, status")
-        pl.add_argument("action", choices=["up", "down", "status", "build"])
-    return p
 
 
 def _add_global_options(p: argparse.ArgumentParser, **default: Any) -> None:
@@ -288,6 +310,43 @@ def dry_run(args: argparse.Namespace, spec: dict[str, Any], client: SwanMLClient
     if data.get("existing_job"):
         text += f"\n# submitting this again would return job {data['existing_job']}"
     return Output(data, text)
+
+
+class NotFeasible(UsageError):
+    """submit refused a job that no machine could ever run (the CLI exits with 2)."""
+
+
+def format_check(data: dict[str, Any]) -> str:
+    """A POST jobs/check answer in words: what will happen, or each reason it cannot run."""
+    if data.get("feasible"):
+        lines = [f"fits: {data['message']}" if data.get("message") else "fits"]
+    else:
+        lines = ["no machine could ever run it:", *(f"  {r}" for r in data.get("reasons") or [])]
+    lines += [f"warning: {w}" for w in data.get("warnings") or []]
+    return "\n".join(lines)
+
+
+def check_job(spec: dict[str, Any], client: SwanMLClient) -> Output:
+    """`check`: the server's answer for the spec (the same checks as a submission)."""
+    data = client.check(spec)
+    return Output(data, format_check(data))
+
+
+def submit_checked(args: argparse.Namespace, spec: dict[str, Any], client: SwanMLClient) -> Any:
+    """`submit`: POST jobs/check first (its warnings go to stderr); a job that no machine
+    could ever run is refused with the reasons (NotFeasible) unless --force, else submitted."""
+    if not getattr(args, "force", False):
+        try:
+            data = client.check(spec)
+        except ClientError as e:
+            if e.status != 404:  # a server without jobs/check: submit as before
+                raise
+            data = {"feasible": True}
+        for warning in data.get("warnings") or []:
+            print(f"warning: {warning}", file=sys.stderr)
+        if not data.get("feasible", True):
+            raise NotFeasible(f"not submitted: {data.get('message')} (--force submits it anyway)")
+    return client.submit(spec)
 
 
 # --- backends as data: resource schema, capabilities, engine reference labels --------------
@@ -587,6 +646,18 @@ def format_resource_fields(backend: dict[str, Any]) -> list[str]:
     ]
 
 
+def gpu_type_text(t: dict[str, Any]) -> str:
+    """One GPU model of a pool: 'A100-SXM4-40GB: 1 of 2 free, 40 GB, cc 8.0'."""
+    parts = [f"{t.get('free', 0)} of {t.get('total', 0)} free"]
+    mb = t.get("memory_mb")
+    if isinstance(mb, (int, float)) and mb > 0:
+        parts.append(f"{round(mb / 1024, 1):g} GB" if mb >= 1024 else f"{int(mb)} MB")
+    cc = t.get("capability")
+    if isinstance(cc, (int, float)) and cc > 0:
+        parts.append(f"cc {float(cc):.1f}" if float(cc) * 10 % 1 == 0 else f"cc {cc:g}")
+    return f"{t.get('name')}: {', '.join(parts)}"
+
+
 def format_backends(data: dict[str, Any]) -> str:
     lines = []
     for b in data["backends"]:
@@ -596,6 +667,7 @@ def format_backends(data: dict[str, Any]) -> str:
             r = b.get("resources", {})
             gpus = f", GPUs free {r['gpus_free']}/{r['gpus_total']}" if "gpus_total" in r else ""
             lines.append(f"{b['name']}{title}{default}: available{gpus}")
+            lines.extend(f"  {gpu_type_text(t)}" for t in r.get("gpu_types") or [])
         else:
             lines.append(f"{b['name']}{title}{default}: unavailable — {b.get('reason', '')}")
         caps = b.get("capabilities")
@@ -702,6 +774,12 @@ def run_verb(args: argparse.Namespace, client: SwanMLClient) -> Output:
     if verb == "logs":
         data = client.logs(args.id, tail=args.tail)
         return Output(data, data["stdout"] + data["stderr"])
+    if verb == "check":
+        if not args.notebook:
+            raise UsageError("check needs a NOTEBOOK path (relative to the current folder)")
+        spec = submit_spec(args, args.notebook, client)
+        to_server_paths(spec, client)
+        return check_job(spec, client)
     if verb == "backends":
         data = client.backends()
         return Output(data, format_backends(data))

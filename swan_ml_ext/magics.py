@@ -24,21 +24,25 @@ from .commands import (
     UsageError,
     build_parser,
     check_dry_run,
+    check_job,
     dry_run,
     follow_logs,
     progress_line,
     root_relative,
     run_verb,
     spec_from_args,
+    submit_checked,
     submit_spec,
     to_server_paths,
     wait,
 )
 from .spark.magics import SPARK_HELP, spark_magic
+from .sweep_commands import magic_sweep
 
 CELL_HELP = """
 %%swan submit [options]  runs the cell's code as a one-cell notebook job. Nothing from the
 live session travels with it: only the code of the cell (import and load what it needs).
+%%swan check [options]   could any machine run it, and if not why (nothing is submitted).
 """
 
 
@@ -76,8 +80,10 @@ class SwanMagics(Magics):
             if args.verb is None:
                 parser.print_help()
                 return None
-            if cell is not None and args.verb != "submit":
-                raise UsageError("%%swan only supports 'submit' (the cell becomes the job)")
+            if cell is not None and args.verb not in ("submit", "check"):
+                raise UsageError(
+                    "%%swan only supports 'submit' and 'check' (the cell becomes the job)"
+                )
             client = SwanMLClient.connect(args.url, args.token)
             return self._run(args, client, cell)
         except ParserExit:
@@ -93,6 +99,10 @@ class SwanMagics(Magics):
     def _run(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
         if args.verb == "submit":
             return self._submit(args, client, cell)
+        if args.verb == "check":
+            return self._check(args, client, cell)
+        if args.verb == "sweep":
+            return magic_sweep(args, client, lambda: self._current_notebook(client), display)
         if args.verb == "logs" and args.follow:
             follow_logs(client, args.id, sys.stdout, args.tail)
             return None
@@ -105,10 +115,12 @@ class SwanMagics(Magics):
             print(out.text, end="" if args.verb == "logs" else "\n")
         return None
 
-    def _submit(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
+    def _spec(self, args: Any, client: SwanMLClient, cell: str | None) -> dict[str, Any]:
+        """The job of a submit/check line: NOTEBOOK, else the cell (written as a notebook),
+        else the kernel's own notebook; paths made the server's."""
         spec = spec_from_args(args, "")  # options first: a bad one fails before anything else
         if cell is not None and args.notebook:
-            raise UsageError("%%swan submit takes no NOTEBOOK: the cell is the notebook")
+            raise UsageError(f"%%swan {args.verb} takes no NOTEBOOK: the cell is the notebook")
         check_dry_run(args)
         spec = submit_spec(args, "", client)  # resources checked against the backend's schema
         if args.notebook:  # relative to the kernel's folder, like --input
@@ -120,6 +132,22 @@ class SwanMagics(Magics):
                 spec["notebook"] = self._cell_notebook(cell, args.name, client)
             else:
                 spec["notebook"] = self._current_notebook(client)
+        return spec
+
+    def _check(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
+        spec = self._spec(args, client, cell)
+        try:
+            out = check_job(spec, client)
+        finally:
+            if cell is not None:  # the cell's notebook was only written for the check
+                self._remove_cell_notebook(spec["notebook"], client)
+        if args.json:
+            return out.data
+        print(out.text)
+        return None
+
+    def _submit(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
+        spec = self._spec(args, client, cell)
         if args.dry_run:
             try:
                 out = dry_run(args, spec, client)
@@ -130,7 +158,12 @@ class SwanMagics(Magics):
                 return out.data
             print(out.text)
             return None
-        job = client.submit(spec)
+        try:
+            job = submit_checked(args, spec, client)
+        except UsageError:
+            if cell is not None:  # refused: the cell's notebook is not needed
+                self._remove_cell_notebook(spec["notebook"], client)
+            raise
         if not args.wait:
             print(f"submitted {progress_line(job)}")
             return job if args.json else None

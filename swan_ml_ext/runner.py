@@ -2,7 +2,7 @@
 
     python runner.py --notebook notebook.ipynb --parameters params.json --output output \
         [--inputs inputs] [--kernel python3] [--job-id ID] [--environment NAME] \
-        [--setup-cell setup.py]
+        [--setup-cell setup.py] [--collect names.json]
 
 Executes with papermill (typed parameters injected after the `parameters`-tagged cell by
 papermill's own translators), writes `output/notebook.ipynb` even when a cell fails, files the
@@ -13,14 +13,20 @@ job has an IO proxy and is silent elsewhere; `--reporter file --progress-file PA
 JSON file atomically (local processes). `--setup-cell FILE`: FILE's code runs first, as a cell
 tagged SETUP_TAG (kept in the output, not counted in the progress; e.g. Spark's session). On
 SIGTERM the kernels' process groups are killed (with a Spark JVM) before the runner exits.
+`--collect FILE` (a JSON list of variable names): once every cell ran, those variables are read
+from the same kernel (one silent request, not a cell: the notebook is not changed) into
+result.json's `collected` ({name: value}) and `collect_notes` ({name: why} for a missing name or
+a value kept as its repr; see _swan_ml_collect); a run that failed has neither.
 Exit status: 0 completed, 1 a cell failed, 2 the run could not start.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import contextlib
+import inspect
 import json
 import os
 import shutil
@@ -34,6 +40,11 @@ from typing import Any
 
 TAIL_BYTES = 2000  # one chirp command is limited to 5,120 bytes; base64 grows by 4/3
 SETUP_TAG = "swan-ml-setup"  # the cell --setup-cell adds
+# Reading the --collect variables (a __repr__ may hang): then the kernel is interrupted.
+COLLECT_TIMEOUT_S = int(os.environ.get("SWAN_ML_COLLECT_TIMEOUT_S", "60"))
+# What the executed notebook's metadata.swan_ml keeps of result.json (+ `collected`, if any)
+PROVENANCE = ("job_id", "environment", "execute_host", "assigned_gpus", "parameters",
+              "started_at", "finished_at", "status", "message", "python")  # fmt: skip
 
 
 class Reporter:
@@ -216,9 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reporter", choices=("chirp", "file"), default="chirp")
     ap.add_argument("--progress-file", default=None, help="where --reporter file writes")
     ap.add_argument("--setup-cell", default=None, help="code run before the notebook's cells")
+    ap.add_argument("--collect", default=None, help="JSON list of variable names to bring back")
     args = ap.parse_args(argv)
     if args.reporter == "file" and not args.progress_file:
         ap.error("--reporter file needs --progress-file")
+    collect = json.loads(Path(args.collect).read_text()) if args.collect else []
+    if not isinstance(collect, list) or not all(
+        isinstance(n, str) and n.isidentifier() for n in collect
+    ):
+        ap.error("--collect needs a JSON list of variable names")
 
     started = time.time()
     out = Path(args.output)
@@ -240,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": started,
     }
     executed = out / "notebook.ipynb"
-    status = run_notebook(args, params, work, executed, reporter, result)
+    status = run_notebook(args, params, work, executed, reporter, result, collect)
     result["finished_at"] = time.time()
     result["status"] = status
     _add_provenance(executed, result)
@@ -262,12 +279,15 @@ def run_notebook(
     executed: Path,
     reporter: Reporter,
     result: dict[str, Any],
+    collect: list[str] | None = None,
 ) -> str:
     try:
         import nbformat
         import papermill as pm
+        from papermill.clientwrap import PapermillNotebookClient
         from papermill.engines import NBClientEngine, papermill_engines
         from papermill.exceptions import PapermillExecutionError
+        from papermill.log import logger
     except ImportError as e:
         result["message"] = f"the environment cannot run notebooks: {e}"
         print(result["message"], file=sys.stderr)
@@ -285,9 +305,19 @@ def run_notebook(
         setup.metadata["tags"] = [SETUP_TAG]
         source.cells.insert(0, setup)
 
+    collected: dict[str, Any] = {}
+
+    class Client(PapermillNotebookClient):
+        def papermill_execute_cells(self) -> None:
+            super().papermill_execute_cells()
+            if collect and not self.nb.metadata.get("papermill", {}).get("exception"):
+                collected.update(_collect(self, collect))
+
     class ProgressEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+        def execute_managed_notebook(
+            cls, nb_man: Any, kernel_name: str, start_timeout: int = 60, **kwargs: Any
+        ) -> Any:
             total = sum(1 for c in nb_man.nb.cells if _counted(c))
             done = 0
             reporter.progress(0, total)
@@ -303,7 +333,11 @@ def run_notebook(
                 return r
 
             nb_man.cell_complete = cell_complete
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            # NBClientEngine's own body, with our client (it builds papermill's by name)
+            kwargs.pop("input_path", None)
+            return Client(
+                nb_man, kernel_name=kernel_name, startup_timeout=start_timeout, log=logger, **kwargs
+            ).execute()
 
     papermill_engines.register("swan-ml", ProgressEngine)
     kernel_manager_class, sockets = _ipc_kernel_manager()
@@ -334,6 +368,7 @@ def run_notebook(
             kernel_manager_class=kernel_manager_class,
         )
         result["message"] = ""
+        result.update(collected)
         return "completed"
     except PapermillExecutionError as e:
         result["message"] = _cell_message(e, executed, original_ids)
@@ -354,6 +389,66 @@ def run_notebook(
 def _counted(cell: Any) -> bool:
     """A code cell of the notebook (the progress counts these; not the setup cell)."""
     return cell.cell_type == "code" and SETUP_TAG not in cell.get("metadata", {}).get("tags", [])
+
+
+def _collect(client: Any, names: list[str]) -> dict[str, Any]:
+    """The --collect variables, read from the kernel that ran the notebook with one silent
+    execute request (no cell, no execution count, no history): result.json's `collected` and
+    `collect_notes`. A kernel that does not answer in COLLECT_TIMEOUT_S is interrupted."""
+    client.timeout, client.interrupt_on_timeout = COLLECT_TIMEOUT_S, True
+    client.shell_timeout_interval = min(client.shell_timeout_interval, COLLECT_TIMEOUT_S)
+    why = f"the kernel did not answer in {COLLECT_TIMEOUT_S} s"
+    try:
+        expr = {"c": f"_swan_ml_collect({names!r}, globals())"}
+        code = inspect.getsource(_swan_ml_collect)
+        msg_id = client.kc.execute(code, silent=True, store_history=False, user_expressions=expr)
+        reply = client.wait_for_reply(msg_id)
+        if reply is not None:
+            answer = reply["content"].get("user_expressions", {}).get("c", reply["content"])
+            if answer.get("status") == "ok":
+                data = json.loads(ast.literal_eval(answer["data"]["text/plain"]))
+                return {"collected": data["values"], "collect_notes": data["notes"]}
+            why = f"{answer.get('ename')}: {answer.get('evalue')}"
+    except Exception as e:  # the notebook ran: say why nothing came back, do not fail the run
+        why = f"{type(e).__name__}: {e}"
+    print(f"[swan-ml] --collect: {why}", file=sys.stderr)
+    return {"collected": dict.fromkeys(names), "collect_notes": dict.fromkeys(names, why)}
+
+
+def _swan_ml_collect(names: list, ns: dict, items: int = 100, size: int = 4096) -> str:
+    """Runs in the kernel (its source is sent there: it uses nothing of this module). The named
+    variables as JSON {"values": {name: value}, "notes": {name: why}}: JSON scalars (64-bit
+    integers, finite floats) and lists of at most `items` JSON values, numpy/torch scalars and
+    short 1-d arrays too, when at most `size` bytes as JSON, are kept; anything else becomes its
+    repr cut to 200 characters, and a name the notebook did not define null (both noted)."""
+    import json
+
+    values, notes = {}, {}
+    for name in names:
+        if name not in ns:
+            values[name], notes[name] = None, "not defined when the notebook ended"
+            continue
+        v, text = ns[name], None
+        try:
+            if getattr(v, "shape", None) == () or getattr(v, "ndim", 0) == 1 and len(v) <= items:
+                v = v.tolist()  # numpy / torch scalars and short 1-d arrays
+            short = isinstance(v, (list, tuple)) and len(v) <= items
+            scalar = isinstance(v, (bool, float, str, type(None)))
+            if short or scalar or isinstance(v, int) and -(2**63) <= v < 2**63:
+                text = json.dumps(v, allow_nan=False)
+        except Exception:
+            pass
+        if text is not None and len(text) <= size:
+            values[name] = json.loads(text)
+            continue
+        try:
+            r = repr(v)
+        except Exception as e:
+            r = f"<its repr failed: {type(e).__name__}>"
+        values[name] = r[:200]
+        cut = ", cut to 200 characters" if len(r) > 200 else ""
+        notes[name] = f"kept as its repr ({type(v).__name__}){cut}"
+    return json.dumps({"values": values, "notes": notes})
 
 
 def _ipc_kernel_manager() -> tuple[Any, str]:
@@ -429,21 +524,8 @@ def _add_provenance(executed: Path, result: dict[str, Any]) -> None:
     import nbformat
 
     nb = nbformat.read(str(executed), as_version=4)
-    nb.metadata["swan_ml"] = {
-        k: result.get(k)
-        for k in (
-            "job_id",
-            "environment",
-            "execute_host",
-            "assigned_gpus",
-            "parameters",
-            "started_at",
-            "finished_at",
-            "status",
-            "message",
-            "python",
-        )
-    }
+    keys = [*PROVENANCE, *(["collected"] if "collected" in result else [])]
+    nb.metadata["swan_ml"] = {k: result.get(k) for k in keys}
     nbformat.write(nb, str(executed))
 
 

@@ -108,8 +108,9 @@ async def test_gpu_constraint_nobody_meets_stays_pending_with_reason(api, notebo
     job = await api.submit(
         notebook=nb, resources={"gpus": 1, "gpu_memory_mb": 80000, "memory_mb": 256}
     )
-    job = await api.wait(job["id"], until=lambda j: j["message"].startswith("idle"), timeout=60)
+    job = await api.wait(job["id"], until=lambda j: j["message"].startswith("waiting"), timeout=60)
     assert job["state"] == "pending"
+    assert job["message"].startswith("waiting: no GPU has 78.1 GB; the largest has 46.5 GB")
     ad = schedd_ad(job["engine_ref"]["cluster_id"])
     assert "GlobalMemoryMb >= 80000" in ad["RequireGPUs"]
     status, job = await api.call("DELETE", f"jobs/{job['id']}")
@@ -200,8 +201,13 @@ async def test_backends_report_free_gpus(api):
     assert status == 200
     condor = next(b for b in data["backends"] if b["name"] == "condor")
     assert condor["available"] is True
-    assert condor["resources"]["gpus_total"] == 2
-    assert 0 <= condor["resources"]["gpus_free"] <= 2
+    # the personal pool's simulated mixed GPUs: one V100 and two A100s
+    assert condor["resources"]["gpus_total"] == 3
+    assert 0 <= condor["resources"]["gpus_free"] <= 3
+    assert {t["name"]: t["total"] for t in condor["resources"]["gpu_types"]} == {
+        "A100-SXM4-40GB": 2,
+        "Tesla V100-PCIE-16GB": 1,
+    }
     assert data["environments"][0]["name"] == "default"
 
 

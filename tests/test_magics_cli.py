@@ -143,6 +143,13 @@ def test_cell_magic_runs_the_cell_as_a_job(kernel, server):
         ("%swan submit --memory lots", ["memory 'lots'"]),
         ("%swan submit missing.ipynb", ["does not exist"]),
         ("%swan submit sweep.ipynb --gpus 9", ["gpus must be at most"]),
+        # no machine could ever run it: refused (jobs/check) unless --force
+        (
+            "%swan submit --gpus 1 --gpu-capability 9",
+            ["not submitted: no GPU has compute capability 9.0; the highest is 8.0", "--force"],
+        ),
+        ("%swan submit --gpus 1 --gpu-model 'A100\"'", ["resource gpu_model must be like"]),
+        ("%swan check --gpu-model A100-SXM4-40GB", ["need gpus >= 1"]),
         ("%%swan jobs\nprint(1)", ["only supports 'submit'"]),
     ],
 )
@@ -156,6 +163,27 @@ def test_user_errors_print_one_line(kernel, server, line, words):
     assert len(lines) == 1 and lines[0].startswith(("swan:", "%swan", "%%swan")), out
     for w in words:
         assert w in lines[0]
+    assert server.client.jobs()["total"] == before
+
+
+def test_check_magic_says_whether_any_machine_could_run_it(kernel, server):
+    os.utime(server.root / "sweep.ipynb")  # saved: no staleness warning
+    before = server.client.jobs()["total"]
+    out = kernel.run("%swan check --gpus 1 --gpu-capability 9")
+    assert out["error"] is None and out["stderr"] == "", out
+    assert out["stdout"].splitlines() == [
+        "no machine could ever run it:",
+        "  no GPU has compute capability 9.0; the highest is 8.0 (A100-SXM4-40GB)",
+    ]
+    out = kernel.run("r = %swan check --gpus 1 --gpu-model A100-SXM4-40GB -p m=2 --json\nprint(r)")
+    assert out["error"] is None, out
+    assert "'feasible': True" in out["stdout"] and "parameter 'm' is not" in out["stdout"]
+    # %%swan check: the cell's notebook, removed afterwards
+    cells = server.root / ".swan-ml-cells"
+    existing = set(cells.iterdir()) if cells.exists() else set()
+    out = kernel.run("%%swan check --cpus 16\nprint(1)")
+    assert "no machine has 16 CPUs; the largest has 8" in out["stdout"], out
+    assert (set(cells.iterdir()) if cells.exists() else set()) == existing
     assert server.client.jobs()["total"] == before
 
 
@@ -277,6 +305,50 @@ def test_cli_dry_run_prints_the_preview_and_submits_nothing(server):
     r = cli(server, "submit", "sweep.ipynb", "--dry-run", "--backend", "slurm")
     assert r.returncode == 1 and "unknown backend 'slurm'" in r.stderr
     assert server.client.jobs()["total"] == before
+
+
+def test_cli_check_and_submit_refuses_a_job_no_machine_could_run(server):
+    before = server.client.jobs()["total"]
+    r = cli(server, "check", "sweep.ipynb", "--gpus", "1", "--gpu-capability", "9")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "no machine could ever run it:",
+        "  no GPU has compute capability 9.0; the highest is 8.0 (A100-SXM4-40GB)",
+    ]
+    r = cli(server, "--json", "check", "sweep.ipynb", "--gpus", "1", "-p", "m=1",
+            "--gpu-model", "Tesla V100-PCIE-16GB")  # fmt: skip
+    data = json.loads(r.stdout)
+    assert data["feasible"] is True and data["matching"]["gpus"] == 1, data
+    assert data["warnings"] == ["parameter 'm' is not in the notebook's parameters cell"]
+    r = cli(server, "submit", "sweep.ipynb", "--gpus", "1", "--gpu-capability", "9")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("swan-ml: not submitted: no GPU has compute capability 9.0")
+    assert "--force" in r.stderr
+    assert server.client.jobs()["total"] == before
+    r = cli(server, "check")
+    assert r.returncode == 2 and "needs a NOTEBOOK" in r.stderr
+    # --force: queued anyway; it waits saying why
+    r = cli(server, "--json", "submit", "sweep.ipynb", "--gpus", "1", "--gpu-capability", "9",
+            "--memory", "256MB", "--force")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    try:
+        deadline = time.monotonic() + 60
+        while not server.client.job(job["id"])["message"].startswith("waiting: no GPU has"):
+            assert time.monotonic() < deadline, server.client.job(job["id"])
+            time.sleep(0.3)
+    finally:
+        server.client.cancel(job["id"])
+
+
+def test_cli_backends_lists_gpus_per_model(server):
+    r = cli(server, "backends")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    a100 = next(ln for ln in lines if ln.strip().startswith("A100-SXM4-40GB:"))
+    assert a100.strip().endswith(" of 2 free, 46.5 GB, cc 8.0"), a100
+    v100 = next(ln for ln in lines if ln.strip().startswith("Tesla V100-PCIE-16GB:"))
+    assert v100.strip().endswith(" of 1 free, 23.7 GB, cc 7.0"), v100
 
 
 def test_cli_global_options_after_the_verb(server):

@@ -1,6 +1,7 @@
 """The worker-side runner, run for real as a subprocess with papermill and the python3 kernel.
 
-Each run starts a kernel (~3-5 s), so this file keeps to four runs.
+Each run starts a kernel (~3-5 s), so this file keeps to six runs (what the --collect capture
+does with each kind of value is tested in-process, without a kernel).
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ def params_cell(source: str) -> Any:
 
 
 def run_runner(
-    tmp_path: Path, notebook: Path, params: dict[str, Any], *extra: str
+    tmp_path: Path,
+    notebook: Path,
+    params: dict[str, Any],
+    *extra: str,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "params.json").write_text(json.dumps(params))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")} | (env or {})
     return subprocess.run(
         [
             sys.executable,
@@ -152,14 +157,17 @@ def test_failing_cell_is_named_as_the_user_numbers_it(tmp_path: Path) -> None:
         new_code_cell("print('after')"),
     )
 
-    # When
-    proc = run_runner(tmp_path, notebook, {"x": 2})
+    # When: with variables to collect, one of them defined before the failure
+    (tmp_path / "collect.json").write_text('["x", "y"]')
+    proc = run_runner(tmp_path, notebook, {"x": 2}, "--collect", "collect.json")
 
     # Then
     assert proc.returncode == 1, proc.stderr
     out = tmp_path / "output"
     result = json.loads((out / "result.json").read_text())
     assert result["status"] == "failed"
+    # a failed run reports its error, not collected values
+    assert "collected" not in result and "collect_notes" not in result
     assert re.search(r"\bcell 3\b", result["message"]), result["message"]
     assert "ZeroDivisionError" in result["message"]
     assert result["ename"] == "ZeroDivisionError"
@@ -175,6 +183,7 @@ def test_failing_cell_is_named_as_the_user_numbers_it(tmp_path: Path) -> None:
     assert stream_text(cell_with(executed, "print('after')")) == ""  # never ran
     assert executed.metadata["swan_ml"]["status"] == "failed"
     assert executed.metadata["swan_ml"]["message"] == result["message"]
+    assert "collected" not in executed.metadata["swan_ml"]
 
 
 def test_string_parameters_come_through_exactly(tmp_path: Path) -> None:
@@ -272,3 +281,172 @@ def test_assigned_gpus_without_the_no_device_value(monkeypatch, env, expected):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert runner._assigned_gpus() == expected
+
+
+def test_collected_variables_come_back_and_the_notebook_is_not_changed(tmp_path: Path) -> None:
+    # Given: a notebook that computes values from its parameters, and one it never defines
+    cells = [
+        params_cell("lr = 0.1\nseed = 0"),
+        new_code_cell(
+            "import numpy as np\n"
+            "val_loss = lr * 10 + seed\n"
+            "history = [1, 2.5, None, 'x']\n"
+            "label = f'run-{seed}'\n"
+            "best = np.float32(0.5)\n"
+            "steps = np.arange(3)\n"
+            "pair = (seed, 'a')"
+        ),
+        new_markdown_cell("## Not JSON"),
+        new_code_cell(
+            "class Net:\n"
+            "    def __repr__(self):\n"
+            "        return 'Net(' + 'w' * 300 + ')'\n"
+            "model = Net()\n"
+            "diverged = float('nan')\n"
+            "print('trained')"
+        ),
+    ]
+    notebook = write_notebook(tmp_path / "train.ipynb", *cells)
+    original = notebook.read_bytes()
+    names = ["val_loss", "history", "label", "best", "steps", "pair", "model", "diverged", "lost"]
+    (tmp_path / "collect.json").write_text(json.dumps(names))
+
+    # When
+    proc = run_runner(tmp_path, notebook, {"lr": 0.2, "seed": 3}, "--collect", "collect.json")
+
+    # Then: the values, from the same kernel, computed from the parameters
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "output"
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "completed" and result["message"] == ""
+    assert result["collected"] == {
+        "val_loss": 5.0,
+        "history": [1, 2.5, None, "x"],
+        "label": "run-3",
+        "best": 0.5,
+        "steps": [0, 1, 2],
+        "pair": [3, "a"],
+        "model": "Net(" + "w" * 196,
+        "diverged": "nan",
+        "lost": None,
+    }
+    assert result["collect_notes"] == {
+        "model": "kept as its repr (Net), cut to 200 characters",
+        "diverged": "kept as its repr (float)",
+        "lost": "not defined when the notebook ended",
+    }
+
+    # the notebook's text is the user's (plus papermill's parameters cell): no cell added, no
+    # trace of the capture; the provenance records the values
+    executed = nbformat.read(str(out / "notebook.ipynb"), as_version=4)
+    kept = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    assert [(c.cell_type, c.source) for c in kept] == [(c.cell_type, c.source) for c in cells]
+    assert len(executed.cells) == len(cells) + 1
+    assert "_swan_ml_collect" not in (out / "notebook.ipynb").read_text()
+    assert stream_text(cell_with(executed, "print('trained')")) == "trained\n"
+    assert executed.metadata["swan_ml"]["collected"] == result["collected"]
+    assert notebook.read_bytes() == original
+
+
+def test_a_capture_that_hangs_is_interrupted_and_the_run_still_completes(tmp_path: Path) -> None:
+    # Given: a variable whose repr never returns
+    notebook = write_notebook(
+        tmp_path / "slow.ipynb",
+        params_cell("n = 1"),
+        new_code_cell(
+            "import time\n"
+            "class Slow:\n"
+            "    def __repr__(self):\n"
+            "        time.sleep(600)\n"
+            "        return 'slow'\n"
+            "slow = Slow()"
+        ),
+    )
+    (tmp_path / "collect.json").write_text('["n", "slow"]')
+
+    # When: the capture may take 1 s
+    proc = run_runner(
+        tmp_path,
+        notebook,
+        {"n": 2},
+        "--collect",
+        "collect.json",
+        env={"SWAN_ML_COLLECT_TIMEOUT_S": "1"},
+    )
+
+    # Then: the notebook ran to the end; nothing came back, and the result says why
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "output" / "result.json").read_text())
+    assert result["status"] == "completed"
+    assert result["collected"] == {"n": None, "slow": None}
+    assert result["collect_notes"] == dict.fromkeys(
+        ["n", "slow"], "the kernel did not answer in 1 s"
+    )
+    assert "[swan-ml] --collect: the kernel did not answer in 1 s" in proc.stderr
+
+
+def test_the_collect_names_file_must_list_variable_names(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "n.ipynb", new_code_cell("x = 1"))
+    (tmp_path / "collect.json").write_text('["x", "not-a-name"]')
+    proc = run_runner(tmp_path, notebook, {}, "--collect", "collect.json")
+    assert proc.returncode == 2
+    assert "--collect needs a JSON list of variable names" in proc.stderr
+    assert not (tmp_path / "output").exists()
+
+
+CUT_LIST = "kept as its repr (list), cut to 200 characters"
+
+
+class _Net:
+    def __repr__(self) -> str:
+        return "Net()"
+
+
+class _BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no")
+
+
+@pytest.mark.parametrize(
+    "value, kept, note",
+    [
+        (None, None, None),
+        (True, True, None),
+        (-(2**63), -(2**63), None),
+        (2**63, repr(2**63), "kept as its repr (int)"),
+        (1.5, 1.5, None),
+        (float("inf"), "inf", "kept as its repr (float)"),
+        ("é" * 10, "é" * 10, None),
+        ("x" * 5000, repr("x" * 5000)[:200], "kept as its repr (str), cut to 200 characters"),
+        (list(range(100)), list(range(100)), None),
+        (list(range(101)), repr(list(range(101)))[:200], CUT_LIST),
+        ((1, (2, [3])), [1, [2, [3]]], None),
+        ([1, _Net()], "[1, Net()]", "kept as its repr (list)"),
+        ([[0] * 20] * 100, repr([[0] * 20] * 100)[:200], CUT_LIST),
+        ({"a": 1}, "{'a': 1}", "kept as its repr (dict)"),
+        (_Net(), "Net()", "kept as its repr (_Net)"),
+        (_BadRepr(), "<its repr failed: RuntimeError>", "kept as its repr (_BadRepr)"),
+    ],
+)  # fmt: skip
+def test_what_the_capture_keeps_of_each_kind_of_value(value: Any, kept: Any, note: Any) -> None:
+    from swan_ml_ext.runner import _swan_ml_collect
+
+    answer = json.loads(_swan_ml_collect(["v"], {"v": value}))
+    assert answer["values"] == {"v": kept}
+    assert answer["notes"] == ({"v": note} if note else {})
+
+
+def test_the_capture_takes_numpy_scalars_and_short_arrays_as_numbers_and_lists() -> None:
+    np = pytest.importorskip("numpy")
+    from swan_ml_ext.runner import _swan_ml_collect
+
+    ns = {
+        "f": np.float64(0.25), "i": np.int64(7), "b": np.bool_(True), "zero_d": np.array(3),
+        "arr": np.arange(4) / 2, "long": np.arange(101), "grid": np.zeros((2, 2)),
+    }  # fmt: skip
+    answer = json.loads(_swan_ml_collect(list(ns), ns))
+    assert answer["values"] == {
+        "f": 0.25, "i": 7, "b": True, "zero_d": 3, "arr": [0.0, 0.5, 1.0, 1.5],
+        "long": repr(np.arange(101))[:200], "grid": repr(np.zeros((2, 2))),
+    }  # fmt: skip
+    assert set(answer["notes"]) == {"long", "grid"}

@@ -42,7 +42,7 @@ AUTH = {"Authorization": TOKEN}
 GOOD = "good.ipynb"
 MAX_EXAMPLES = 30  # fuzzing cases per operation; the examples and coverage phases add theirs
 LIVE = "pending,running,held"
-SUBMIT_BODY = ("/jobs", "/jobs/preview")  # the operations that take a submission
+SUBMIT_BODY = ("/jobs", "/jobs/preview", "/jobs/check")  # the operations taking a submission
 
 # Filled during the run: real job ids (for `{id}`), answers, and the failures dropped and why.
 KNOWN_IDS: list[str] = []
@@ -207,8 +207,9 @@ def _with_id(case: schemathesis.Case, job_id: str | None) -> schemathesis.Case:
 def flatmap_case(ctx: schemathesis.HookContext, case: schemathesis.Case) -> st.SearchStrategy:
     """POST /jobs: 3 valid bodies in 5 become real submissions of good.ipynb (and 1 in 5 has
     only the notebook replaced); 2 invalid ones in 3
-    name good.ipynb too, if they stay invalid. POST /jobs/preview takes the same bodies, the
-    same way (real previews, nothing submitted). `{id}`: most cases use a real job's id."""
+    name good.ipynb too, if they stay invalid. POST /jobs/preview and /jobs/check take the same
+    bodies, the same way (real previews and checks against the pool's machine ads, nothing
+    submitted). `{id}`: most cases use a real job's id."""
     op = case.operation
     positive = case.meta is None or case.meta.generation.mode.is_positive
     if op.method.upper() == "POST" and op.path in SUBMIT_BODY and isinstance(case.body, dict):
@@ -292,6 +293,7 @@ def test_api_covered_real_jobs(server: ServerProcess) -> None:
     assert CASES.keys() == {f"{m.upper()} {p}" for p, m in _operations()}, CASES
     assert CALLS[("POST", "/jobs", 201)] >= 1, summary
     assert CALLS[("POST", "/jobs/preview", 200)] >= 1, summary
+    assert CALLS[("POST", "/jobs/check", 200)] >= 1, summary
     assert CALLS[("GET", "/jobs/{id}", 200)] >= 1, summary
     assert not [k for k in CALLS if k[2] >= 500], summary
 

@@ -12,6 +12,8 @@ jest.mock('../api', () => ({
 }));
 
 const BACKENDS = makeBackends();
+/** These specs are about submitting and previewing: no pool fit, no GPU lookup (gpu-fit.spec). */
+const NO_FIT = { check: null, gpu: null };
 
 async function rendered(w: Widget): Promise<HTMLElement> {
   if (!w.isAttached && !w.parent) {
@@ -89,7 +91,10 @@ describe('SubmitForm', () => {
     ]);
     expect(input(node, 'CPUs').id).toBe('swan-resources_cpus');
     expect(input(node, 'CPUs').getAttribute('max')).toBe('4');
-    expect(node.textContent).toContain('1 of 2 GPUs free (A100)');
+    expect(node.textContent).toContain('1 of 2 GPUs free in the pool');
+    expect(
+      node.querySelector('[aria-label="Pool GPUs by model"]')?.textContent
+    ).toBe('A100');
     // the server's default environment, parameters as today
     expect(
       (node.querySelector('#swan-environment') as HTMLSelectElement).value
@@ -285,7 +290,7 @@ describe('SubmitForm', () => {
     const form = new SubmitForm('a.ipynb', BACKENDS, [], {
       resources: { gpus: 3 }
     });
-    const dialog = new SubmitDialog(form, model);
+    const dialog = new SubmitDialog(form, model, NO_FIT);
     const result = dialog.launch();
     await rendered(form);
     // When Submit is pressed with an invalid value
@@ -370,7 +375,7 @@ describe('Preview', () => {
       [{ name: 'n', type: 'int', text: '3' }],
       {}
     );
-    const dialog = new SubmitDialog(form, model);
+    const dialog = new SubmitDialog(form, model, NO_FIT);
     void dialog.launch().catch(() => undefined); // disposed at the end: rejected
     const node = await rendered(form);
     return { form, dialog, model, node };
@@ -467,7 +472,7 @@ describe('Preview', () => {
     const model = new JobsModel();
     (model as any).preview = undefined;
     const form = new SubmitForm('a.ipynb', BACKENDS, [], {});
-    const dialog = new SubmitDialog(form, model);
+    const dialog = new SubmitDialog(form, model, NO_FIT);
     void dialog.launch().catch(() => undefined);
     const node = await rendered(form);
     expect(node.querySelector('.jp-SwanML-previewToggle')).toBeNull();

@@ -167,3 +167,60 @@ export function makeBackends(over: Partial<IBackends> = {}): IBackends {
     ...over
   };
 }
+
+/**
+ * GET backends for a pool with mixed GPUs (like the personal pool's simulated ones): the
+ * condor backend's schema has GPU memory and a GPU model whose options are the pool's
+ * models (`x-options-from`), and `resources.gpu_types` says what each model has.
+ */
+export function makeGpuBackends(): IBackends {
+  const backends = makeBackends();
+  const condor = backends.backends[0];
+  const properties = condor.resource_schema.properties;
+  condor.resource_schema = {
+    ...condor.resource_schema,
+    properties: {
+      cpus: properties.cpus,
+      memory_mb: properties.memory_mb,
+      gpus: { ...properties.gpus, maximum: 8 },
+      gpu_memory_mb: {
+        type: ['integer', 'null'],
+        title: 'Minimum GPU memory',
+        'x-unit': 'MB',
+        minimum: 1,
+        maximum: 10000000,
+        default: null
+      },
+      gpu_capability: properties.gpu_capability,
+      gpu_model: {
+        type: ['string', 'null'],
+        title: 'GPU model',
+        maxLength: 100,
+        pattern: '^[A-Za-z0-9][A-Za-z0-9 ._()/+-]*$',
+        default: null,
+        'x-options-from': 'gpu_types'
+      }
+    }
+  };
+  condor.resources = {
+    gpus_total: 3,
+    gpus_free: 2,
+    gpu_types: [
+      {
+        name: 'Tesla V100-PCIE-16GB',
+        total: 1,
+        free: 1,
+        memory_mb: 16384,
+        capability: 7
+      },
+      {
+        name: 'A100-SXM4-40GB',
+        total: 2,
+        free: 1,
+        memory_mb: 40960,
+        capability: 8
+      }
+    ]
+  };
+  return backends;
+}

@@ -10,12 +10,16 @@ import {
 } from '../api';
 import { filterJobs, IJobFilter, jobDuration } from '../model';
 import { formatResources } from '../resources';
+import { groupSweeps, MonitorItem } from '../sweep/group';
+import { SweepRow } from '../sweep/sweepRow';
 import { IJobsModel, JobAction } from '../tokens';
 
 export interface IMonitorActions {
   open(path: string): void;
   resubmit(job: IJob): void;
   notify(message: string): void;
+  /** Open a sweep's results view (a sweep's points show as one row). */
+  openSweep?(id: string): void;
 }
 
 const STATES: JobState[] = [
@@ -26,7 +30,8 @@ const STATES: JobState[] = [
   'failed',
   'cancelled'
 ];
-const ROW_HEIGHT = 56;
+/** Three lines: name and state; backend, duration, progress; why it waits / failed. */
+const ROW_HEIGHT = 64;
 const OVERSCAN = 8;
 
 function Badge({ state }: { state: JobState }): JSX.Element {
@@ -88,10 +93,12 @@ function Row(props: {
           <span>{job.backend}</span>
           <span>{jobDuration(job)}</span>
           <Progress job={job} capabilities={props.capabilities} />
-          {job.state !== 'running' && (
-            <span className="jp-SwanML-row-message">{job.message}</span>
-          )}
         </span>
+        {job.state !== 'running' && job.message && (
+          <span className={`jp-SwanML-row-message jp-mod-${job.state}`}>
+            {job.message}
+          </span>
+        )}
       </button>
     </li>
   );
@@ -100,8 +107,9 @@ function Row(props: {
 /** Only the rows in view are in the DOM: thousands of jobs stay smooth. */
 function VirtualList(props: {
   model: IJobsModel;
-  jobs: IJob[];
+  items: MonitorItem[];
   onSelect: (id: string) => void;
+  onOpenSweep: (id: string) => void;
 }): JSX.Element {
   const ref = React.useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = React.useState(0);
@@ -117,7 +125,7 @@ function VirtualList(props: {
   }, []);
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(
-    props.jobs.length,
+    props.items.length,
     Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN
   );
   return (
@@ -129,17 +137,28 @@ function VirtualList(props: {
       <ul
         role="list"
         aria-label="Jobs"
-        style={{ height: props.jobs.length * ROW_HEIGHT }}
+        style={{ height: props.items.length * ROW_HEIGHT }}
       >
-        {props.jobs.slice(first, last).map((job, i) => (
-          <Row
-            key={job.id}
-            job={job}
-            capabilities={capabilitiesOf(props.model, job)}
-            top={(first + i) * ROW_HEIGHT}
-            onSelect={props.onSelect}
-          />
-        ))}
+        {props.items
+          .slice(first, last)
+          .map((item, i) =>
+            item.kind === 'sweep' ? (
+              <SweepRow
+                key={`sweep-${item.sweep.id}`}
+                sweep={item.sweep}
+                style={{ top: (first + i) * ROW_HEIGHT, height: ROW_HEIGHT }}
+                onOpen={props.onOpenSweep}
+              />
+            ) : (
+              <Row
+                key={item.job.id}
+                job={item.job}
+                capabilities={capabilitiesOf(props.model, item.job)}
+                top={(first + i) * ROW_HEIGHT}
+                onSelect={props.onSelect}
+              />
+            )
+          )}
       </ul>
     </div>
   );
@@ -450,8 +469,9 @@ export class JobMonitor extends ReactWidget {
         )}
         <VirtualList
           model={model}
-          jobs={jobs}
+          items={groupSweeps(jobs)}
           onSelect={id => this.select(id)}
+          onOpenSweep={id => this.actions.openSweep?.(id)}
         />
       </div>
     );

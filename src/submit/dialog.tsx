@@ -1,15 +1,19 @@
 import { Dialog } from '@jupyterlab/apputils';
+import { ServerConnection } from '@jupyterlab/services';
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import {
   IBackend,
   IBackends,
   IJob,
+  IJobCheck,
   IJobPreview,
   IJobRequest,
   IResources
 } from '../api';
+import { JobsModel } from '../model';
 import {
   initialResources,
   requestResources,
@@ -17,6 +21,24 @@ import {
 } from '../resources';
 import { IJobsModel } from '../tokens';
 import { IParam } from '../params';
+import { ISweep, SweepAPI } from '../sweep/api';
+import {
+  initialSweep,
+  ISweepValues,
+  readSweep,
+  sweepRequest
+} from '../sweep/grid';
+import { SweepSection } from '../sweep/sweepForm';
+import { checkJob, FitChecker, labelSubmit } from './check';
+import {
+  fieldChoices,
+  FitBox,
+  GPU_MEMORY_FIELD,
+  IGpuLookup,
+  lookupKernelGpu,
+  PoolGpus,
+  suggestGpuMemory
+} from './gpuFit';
 import { ResourceForm } from './resourceForm';
 import { FormErrors, nameError, validateParameters } from './validate';
 
@@ -70,19 +92,6 @@ function Field(props: IFieldProps): JSX.Element {
   );
 }
 
-/** "1 of 2 GPUs free (A100)", when the backend says what is free. */
-function gpuHint(backend: IBackend | undefined): string {
-  const res: any = backend?.resources ?? {};
-  if (res.gpus_total === undefined) {
-    return '';
-  }
-  const types = (res.gpu_types ?? []).map((t: any) => t.name).filter(Boolean);
-  return (
-    `${res.gpus_free} of ${res.gpus_total} GPUs free` +
-    (types.length ? ` (${types.join(', ')})` : '')
-  );
-}
-
 /**
  * The submit form: backend, environment, the backend's resources (from its
  * `resource_schema`), typed parameters, name.
@@ -114,6 +123,7 @@ export class SubmitForm extends ReactWidget {
       name,
       params: params.map(p => ({ ...p }))
     };
+    this.sweep = initialSweep(params);
     this._preferred = { ...defaults.resources };
     this.resources = this.backend
       ? initialResources(this.backend.resource_schema, this._preferred)
@@ -121,6 +131,10 @@ export class SubmitForm extends ReactWidget {
   }
 
   values: IFormValues;
+  /** The Sweep section: a parameter swept makes the submission a sweep (POST sweeps). */
+  sweep: ISweepValues;
+  /** The notebook's variables, offered as values to collect from a sweep's points. */
+  variables: string[] = [];
   /** The chosen backend's resource values, as the form holds them. */
   resources: IResources;
   errors: FormErrors = {};
@@ -141,6 +155,55 @@ export class SubmitForm extends ReactWidget {
   previewBusy = false;
   /** Milliseconds after a change before an open preview is asked again. */
   static previewDelay = 400;
+  /** Milliseconds after a change before the pool fit is asked again. */
+  static checkDelay = 400;
+
+  /**
+   * Asks whether any machine could run the current values (`POST jobs/check`; the dialog
+   * sets it); without it the form shows no fit.
+   */
+  set checker(check: ((request: IJobRequest) => Promise<IJobCheck>) | null) {
+    this._fit?.dispose();
+    this._fit = check ? new FitChecker(check, SubmitForm.checkDelay) : null;
+    this._fit?.changed.connect(() => this.update());
+  }
+
+  /** The pool fit of the current values (null: not checked). */
+  get poolFit(): FitChecker | null {
+    return this._fit;
+  }
+
+  /**
+   * This session's GPUs and the kernel ids of the notebook's sessions (the dialog sets it);
+   * a kernel's peak GPU memory makes the form suggest a GPU memory request.
+   */
+  gpuLookup: (() => Promise<IGpuLookup>) | null = null;
+  /** GPU memory (MB) the notebook's kernel's peak suggests; null: none. */
+  suggestion: number | null = null;
+
+  /** Fill the GPU memory field with a suggestion (and ask for a GPU if none was). */
+  useSuggestion(mb: number): void {
+    const fields = this.backend?.resource_schema.properties ?? {};
+    const gpus = Number(this.resources.gpus ?? 0);
+    this.resources = {
+      ...this.resources,
+      [GPU_MEMORY_FIELD]: mb,
+      ...('gpus' in fields && !(gpus >= 1) ? { gpus: 1 } : {})
+    };
+    this.update();
+    this.changed();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this._fit?.schedule(this.build().request);
+    if (this.gpuLookup && this.suggestion === null) {
+      void suggestGpuMemory(this.gpuLookup, this.notebook).then(mb => {
+        this.suggestion = mb;
+        this.update();
+      });
+    }
+  }
 
   /** Show or hide the preview; shown, it follows the form's values. */
   togglePreview(): Promise<void> {
@@ -202,8 +265,9 @@ export class SubmitForm extends ReactWidget {
     }
   }
 
-  /** A value changed: an open preview follows (once the typing pauses). */
+  /** A value changed: the fit and an open preview follow (once the typing pauses). */
   protected changed(): void {
+    this._fit?.schedule(this.build().request);
     if (!this.previewOpen) {
       return;
     }
@@ -217,6 +281,7 @@ export class SubmitForm extends ReactWidget {
   dispose(): void {
     window.clearTimeout(this._previewTimer);
     this._previewSeq++;
+    this._fit?.dispose();
     super.dispose();
   }
 
@@ -241,6 +306,19 @@ export class SubmitForm extends ReactWidget {
 
   /** Check every value; show what is wrong. The request when all is well. */
   check(): IJobRequest | null {
+    const { request, errors, resourceErrors } = this.build();
+    this.errors = errors;
+    this.resourceErrors = resourceErrors;
+    this.update();
+    return request;
+  }
+
+  /** The request of the current values (null when one is wrong), and what is wrong. */
+  protected build(): {
+    request: IJobRequest | null;
+    errors: FormErrors;
+    resourceErrors: Record<string, string>;
+  } {
     const backend = this.backend;
     const { errors, parameters } = validateParameters(this.values.params);
     const name = nameError(this.values.name);
@@ -250,26 +328,23 @@ export class SubmitForm extends ReactWidget {
     if (!backend) {
       errors.backend = 'no backend is available';
     }
-    this.errors = errors;
-    this.resourceErrors = backend
+    const resourceErrors = backend
       ? validateResources(backend.resource_schema, this.resources)
       : {};
-    this.update();
-    if (
+    const request =
       !backend ||
       Object.keys(errors).length ||
-      Object.keys(this.resourceErrors).length
-    ) {
-      return null;
-    }
-    return {
-      notebook: this.notebook,
-      backend: backend.name,
-      environment: this.values.environment,
-      name: this.values.name.trim() || undefined,
-      parameters,
-      resources: requestResources(this.resources)
-    };
+      Object.keys(resourceErrors).length
+        ? null
+        : {
+            notebook: this.notebook,
+            backend: backend.name,
+            environment: this.values.environment,
+            name: this.values.name.trim() || undefined,
+            parameters,
+            resources: requestResources(this.resources)
+          };
+    return { request, errors, resourceErrors };
   }
 
   private set(key: 'environment' | 'name', value: string): void {
@@ -296,7 +371,6 @@ export class SubmitForm extends ReactWidget {
     const v = this.values;
     const e = this.errors;
     const backend = this.backend;
-    const hint = gpuHint(backend);
     return (
       <form
         className="jp-SwanML-form"
@@ -355,12 +429,25 @@ export class SubmitForm extends ReactWidget {
               key={backend.name}
               schema={backend.resource_schema}
               values={this.resources}
+              choices={fieldChoices(backend)}
               onChange={values => {
+                const suggested = this.resources[GPU_MEMORY_FIELD];
                 this.resources = values;
+                if (
+                  this.suggestion !== null &&
+                  values[GPU_MEMORY_FIELD] !== suggested
+                ) {
+                  this.update(); // the suggestion shows while it differs
+                }
                 this.changed();
               }}
             />
-            {hint && <span className="jp-SwanML-hint">{hint}</span>}
+            <PoolGpus
+              backend={backend}
+              suggestion={this.suggestion}
+              current={this.resources[GPU_MEMORY_FIELD]}
+              onSuggest={mb => this.useSuggestion(mb)}
+            />
           </div>
         )}
         <fieldset className="jp-SwanML-params">
@@ -381,6 +468,14 @@ export class SubmitForm extends ReactWidget {
             />
           ))}
         </fieldset>
+        <SweepSection
+          values={this.sweep}
+          variables={this.variables}
+          onChange={sweep => {
+            this.sweep = sweep;
+            this.update();
+          }}
+        />
         <Field
           id="swan-name"
           label="Job name"
@@ -398,6 +493,7 @@ export class SubmitForm extends ReactWidget {
             {this.serverError}
           </p>
         )}
+        {this._fit && <FitBox state={this._fit.state} />}
       </form>
     );
   }
@@ -449,6 +545,7 @@ export class SubmitForm extends ReactWidget {
   }
 
   private _preferred: IResources;
+  private _fit: FitChecker | null = null;
   private _previewSeq = 0;
   private _revealPreview = false;
   private _previewTimer = 0;
@@ -461,7 +558,8 @@ export class SubmitForm extends ReactWidget {
 export class SubmitDialog extends Dialog<IJob | null> {
   constructor(
     readonly form: SubmitForm,
-    readonly model: IJobsModel
+    readonly model: IJobsModel,
+    options: SubmitDialog.IOptions = {}
   ) {
     super({
       title: 'Run on batch',
@@ -478,6 +576,23 @@ export class SubmitDialog extends Dialog<IJob | null> {
     if (preview) {
       form.previewer = request => preview(request);
     }
+    const settings =
+      options.serverSettings ??
+      (model instanceof JobsModel
+        ? model.serverSettings
+        : ServerConnection.makeSettings());
+    form.checker =
+      options.check === undefined
+        ? request => checkJob(request, settings)
+        : options.check;
+    form.gpuLookup =
+      options.gpu === undefined
+        ? () => lookupKernelGpu(form.notebook, settings)
+        : options.gpu;
+    form.poolFit?.changed.connect(() =>
+      labelSubmit(this.node, !!form.poolFit?.infeasible)
+    );
+    this._sweeps = new SweepAPI(settings);
   }
 
   resolve(index?: number): void {
@@ -490,17 +605,23 @@ export class SubmitDialog extends Dialog<IJob | null> {
       return;
     }
     const request = this.form.check();
-    if (!request) {
+    const sweep = readSweep(this.form.sweep);
+    if (!request || Object.keys(sweep.errors).length) {
       return;
     }
+    // A swept parameter makes it a sweep: one job per point, one submission.
+    const sweepBody = sweepRequest(request, sweep);
     this.form.busy = true;
     this.form.serverError = '';
-    this.model
-      .submit(request)
-      .then(job => {
-        this.job = job;
-        super.resolve(index);
-      })
+    (sweepBody
+      ? this._sweeps.submit(sweepBody).then(s => {
+          this.sweep = s;
+        })
+      : this.model.submit(request).then(job => {
+          this.job = job;
+        })
+    )
+      .then(() => super.resolve(index))
       .catch(reason => {
         this.form.serverError = reason?.message ?? String(reason);
         this.form.update();
@@ -511,4 +632,18 @@ export class SubmitDialog extends Dialog<IJob | null> {
   }
 
   job: IJob | null = null;
+  /** The sweep submitted (instead of a job) when a parameter was swept. */
+  sweep: ISweep | null = null;
+  private _sweeps: SweepAPI;
+}
+
+export namespace SubmitDialog {
+  export interface IOptions {
+    /** Where the server is (default: the jobs model's, else the page's). */
+    serverSettings?: ServerConnection.ISettings;
+    /** Checks the pool fit as the user edits (default `POST jobs/check`; null: no check). */
+    check?: ((request: IJobRequest) => Promise<IJobCheck>) | null;
+    /** Finds the kernel's peak GPU memory (default `GET gpu`; null: no suggestion). */
+    gpu?: (() => Promise<IGpuLookup>) | null;
+  }
 }

@@ -78,9 +78,40 @@ function LabelledSelect(props: WidgetProps): JSX.Element {
   );
 }
 
-/** How each field of a resource schema is shown (no field is named here). */
+/**
+ * A field whose options the backend publishes (`x-options-from`): a choice among them, or
+ * "any" (left unset). A value not among them (a resubmitted job's) stays shown as chosen.
+ */
+function ChoicesSelect(props: WidgetProps): JSX.Element {
+  const names = (props.options.choices ?? []) as string[];
+  const value = props.value;
+  const listed =
+    typeof value === 'string' && value && !names.includes(value)
+      ? [...names, value]
+      : names;
+  const enumOptions = [
+    ...listed.map(n => ({
+      value: n,
+      label: names.includes(n) ? n : `${n} (not in the pool now)`
+    })),
+    { value: null, label: 'any' }
+  ];
+  return (
+    <LabelledSelect
+      {...props}
+      options={{ ...props.options, enumOptions }}
+      placeholder="any"
+    />
+  );
+}
+
+/**
+ * How each field of a resource schema is shown (no field is named here); `choices`: the
+ * options of fields that take them from the backend's published resources.
+ */
 export function resourceUiSchema(
-  schema: IResourceSchema
+  schema: IResourceSchema,
+  choices: Record<string, string[]> = {}
 ): UiSchema<ReadonlyJSONObject> {
   const ui: UiSchema<ReadonlyJSONObject> = {
     'ui:FieldErrorTemplate': FieldErrors
@@ -90,7 +121,13 @@ export function resourceUiSchema(
       'ui:FieldErrorTemplate': FieldErrors,
       'ui:BaseInputTemplate': LabelledInput,
       ...(field.enum ? { 'ui:widget': LabelledSelect } : {}),
-      ...(isOptional(field) ? { 'ui:placeholder': 'not set' } : {})
+      ...(isOptional(field) ? { 'ui:placeholder': 'not set' } : {}),
+      ...(choices[key]
+        ? {
+            'ui:widget': ChoicesSelect,
+            'ui:options': { choices: choices[key] }
+          }
+        : {})
     };
   }
   return ui;
@@ -106,6 +143,8 @@ export interface IResourceFormProps {
   onChange: (values: IResources) => void;
   /** Prefix of the fields' ids (`<prefix>_<field>`). */
   idPrefix?: string;
+  /** Options of fields that take them from what the backend publishes, by field. */
+  choices?: Record<string, string[]>;
 }
 
 /**
@@ -115,7 +154,11 @@ export interface IResourceFormProps {
 export function ResourceForm(props: IResourceFormProps): JSX.Element {
   const { schema } = props;
   const display = React.useMemo<RJSFSchema>(() => formSchema(schema), [schema]);
-  const uiSchema = React.useMemo(() => resourceUiSchema(schema), [schema]);
+  const choices = props.choices;
+  const uiSchema = React.useMemo(
+    () => resourceUiSchema(schema, choices),
+    [schema, JSON.stringify(choices ?? {})]
+  );
   const transform = React.useMemo(() => transformErrors(schema), [schema]);
   return (
     <FormComponent

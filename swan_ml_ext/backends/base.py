@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -83,6 +83,8 @@ class Backend(LoggingConfigurable):
         "release": False,
         "live_logs": False,
         "progress": False,
+        # submit_many hands a sweep's points to the engine in one submission
+        "batch_submit": False,
     }
     # How to show engine_ref: (key, label) in order; keys without a label are not shown.
     engine_ref_labels: ClassVar[list[tuple[str, str]]] = []
@@ -91,9 +93,15 @@ class Backend(LoggingConfigurable):
         super().__init__(**kwargs)
         self.engine_queries = 0  # engine round trips made by poll (benchmarks read it)
         self.polls = 0  # monitor passes that polled this backend
+        # engine submissions, counted by the backend's submit (a batch of points counts once)
+        self.submissions = 0
 
     def stats(self) -> dict[str, int]:
-        return {"engine_queries": self.engine_queries, "monitor_polls": self.polls}
+        return {
+            "engine_queries": self.engine_queries,
+            "monitor_polls": self.polls,
+            "submissions": self.submissions,
+        }
 
     # -- published as data ---------------------------------------------------------------
     def resource_schema(self, limits: Limits) -> dict[str, Any]:
@@ -137,6 +145,13 @@ class Backend(LoggingConfigurable):
     def check_resources(self, resources: dict[str, Any]) -> None:
         """Rules across fields the schema cannot say; raise InvalidRequest."""
 
+    def fit(self, resources: dict[str, Any]) -> dict[str, Any]:
+        """Could any of the engine's machines ever run a job with these (validated)
+        resources, and if not why, in words: {"feasible", "message", "reasons", "matching"}
+        (POST jobs/check). An engine that publishes no machine ads cannot tell: feasible,
+        no message."""
+        return {"feasible": True, "message": "", "reasons": [], "matching": None}
+
     def describe(self, status: BackendStatus, limits: Limits) -> dict[str, Any]:
         """This backend in GET backends."""
         d: dict[str, Any] = {
@@ -166,6 +181,33 @@ class Backend(LoggingConfigurable):
     def submit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
         """Start the staged job; return its engine_ref."""
         raise NotImplementedError
+
+    def submit_many(
+        self, jobs: list[Job], staged: list[Path], environment: Environment
+    ) -> list[dict[str, Any]]:
+        """Start several staged jobs (a sweep's points: same notebook, resources and
+        environment; their own parameters); return their engine_refs in order. This default
+        submits them one by one; a backend that can do it in one engine submission overrides
+        it and says so in capabilities["batch_submit"]. All or nothing: when one fails, those
+        already submitted are cancelled before the error is raised."""
+        refs: list[dict[str, Any]] = []
+        try:
+            for job, folder in zip(jobs, staged, strict=True):
+                refs.append(self.submit(job, folder, environment))
+        except BaseException:
+            for job, ref in zip(jobs, refs, strict=False):
+                try:
+                    self.cancel(replace(job, engine_ref=ref))
+                except Exception as e:  # best effort: the submission error is what matters
+                    self.log.warning("swan-ml: job %s could not be cancelled: %s", job.id, e)
+            raise
+        return refs
+
+    def cancel_many(self, jobs: list[Job]) -> None:
+        """Remove these jobs from the engine (a sweep's active points). This default cancels
+        them one by one."""
+        for job in jobs:
+            self.cancel(job)
 
     def poll(self, jobs: list[Job]) -> dict[str, Update]:
         """ONE batched engine query for all these active jobs; job id -> update."""

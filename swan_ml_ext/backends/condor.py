@@ -17,9 +17,20 @@ from ..jobs.spec import Environment, Limits
 from ..pool import client_config
 from .base import Backend, BackendStatus, Logs, integer
 from .condor_ads import PROJECTION, SPOOLING_INPUT, ad_to_update
-from .condor_submit import WRAPPER, submit_description, write_wrapper
+from .condor_fit import (
+    GPU_MODEL_MAX,
+    GPU_MODEL_PATTERN,
+    Machine,
+    fit,
+    gpu_types,
+    idle_messages,
+    valid_gpu_model,
+)
+from .condor_machines import MachineAds, query_startds
+from .condor_submit import WRAPPER, batch_submit_description, submit_description, write_wrapper
 
 QUERY_PROJECTION = [*PROJECTION, "ServerTime"]
+_REJECTED = PROJECTION.index("LastRejMatchReason")
 
 _config_lock = threading.Lock()  # CONDOR_CONFIG is process-wide
 
@@ -37,6 +48,7 @@ class CondorBackend(Backend):
         "progress": True,
         "gpus": True,
         "gpu_constraints": True,
+        "batch_submit": True,  # a sweep's points: one cluster, one proc per point
     }
     engine_ref_labels: ClassVar[list[tuple[str, str]]] = [
         ("cluster_id", "cluster"),
@@ -66,6 +78,12 @@ class CondorBackend(Backend):
         2.0, help="Seconds a GET /backends answer (slots, free GPUs) is cached."
     ).tag(config=True)
 
+    machine_ads_ttl = Float(
+        3.0,
+        help="""Seconds the collector's machine ads are cached: one collector query serves GET
+        backends (GPUs per model), POST jobs/check and the monitor's pending messages.""",
+    ).tag(config=True)
+
     full_query_s = Float(
         30.0,
         help="""Seconds between two full queries of our jobs. In between, a monitor pass asks
@@ -84,6 +102,10 @@ class CondorBackend(Backend):
         self._since: int | None = None  # the schedd's time at the last pass
         self._last_full = 0.0
         self._seen: dict[str, tuple[Any, ...]] = {}  # job id -> its ad at the last pass
+        self._why: dict[str, str] = {}  # idle job id -> the pending message last sent
+        self._ads = MachineAds(self._query_machines, lambda: self.machine_ads_ttl)
+        self._device_attrs: set[str] = set()  # GPUs_<id> attribute names seen in the pool
+        self.collector_queries = 0
         self._lock = threading.Lock()
         with _config_lock:
             os.environ["CONDOR_CONFIG"] = self.condor_config
@@ -127,6 +149,21 @@ class CondorBackend(Backend):
             self._since, self._seen = None, {}  # after an outage: a full query, every job
             raise BackendUnavailable(self._unreachable(e)) from e
 
+    # -- machine ads --------------------------------------------------------------------
+    def machine_ads(self) -> tuple[list[dict[str, Any]], list[Machine]]:
+        """The collector's startd ads as plain dicts, and the machines they describe; cached
+        machine_ads_ttl seconds (BackendUnavailable when the collector cannot be asked)."""
+        try:
+            return self._ads.get()
+        except self._htcondor.HTCondorException as e:
+            raise BackendUnavailable(self._unreachable(e)) from e
+
+    def _query_machines(self) -> list[dict[str, Any]]:
+        htcondor2 = self._htcondor
+        ads, n = query_startds(htcondor2.Collector(), htcondor2.AdTypes.Startd, self._device_attrs)
+        self.collector_queries += n
+        return ads
+
     # -- status -------------------------------------------------------------------------
     def status(self) -> BackendStatus:
         cached = self._status
@@ -134,56 +171,37 @@ class CondorBackend(Backend):
             return cached[1]
         try:
             self._schedd()
-            ads = self._htcondor.Collector().query(
-                self._htcondor.AdTypes.Startd,
-                projection=[
-                    "Name",
-                    "Cpus",
-                    "Memory",
-                    "GPUs",
-                    "TotalSlotGPUs",
-                    "GPUs_DeviceName",
-                    "GPUs_GlobalMemoryMb",
-                    "GPUs_Capability",
-                ],
-            )
-        except (BackendUnavailable, self._htcondor.HTCondorException) as e:
+            ads, machines = self.machine_ads()
+        except BackendUnavailable as e:
             with self._lock:
                 self._schedd_obj = None
-            st = BackendStatus(self.name, False, reason=getattr(e, "message", None) or str(e))
+            st = BackendStatus(self.name, False, reason=e.message)
             self._status = (time.monotonic(), st)
             return st
-        gpu_types: dict[str, dict[str, Any]] = {}
-        for ad in ads:
-            kind = ad.get("GPUs_DeviceName")
-            if isinstance(kind, str) and ad.get("TotalSlotGPUs"):
-                t = gpu_types.setdefault(
-                    kind,
-                    {
-                        "name": kind,
-                        "total": 0,
-                        "free": 0,
-                        "memory_mb": ad.get("GPUs_GlobalMemoryMb"),
-                        "capability": ad.get("GPUs_Capability"),
-                    },
-                )
-                t["total"] += int(ad.get("TotalSlotGPUs") or 0)
-                t["free"] += int(ad.get("GPUs") or 0)
+        types = gpu_types(machines)
         st = BackendStatus(
             self.name,
             available=bool(ads),
             reason="" if ads else "the pool has no execute slots",
             resources={
                 "slots": len(ads),
-                "cpus_free": sum(int(ad.get("Cpus") or 0) for ad in ads),
-                "memory_free_mb": sum(int(ad.get("Memory") or 0) for ad in ads),
-                "gpus_total": sum(t["total"] for t in gpu_types.values()),
-                "gpus_free": sum(t["free"] for t in gpu_types.values()),
-                "gpu_types": list(gpu_types.values()),
+                "machines": len(machines),
+                "cpus_free": sum(m.cpus_free for m in machines),
+                "memory_free_mb": sum(m.memory_free_mb for m in machines),
+                "gpus_total": sum(t["total"] for t in types),
+                "gpus_free": sum(t["free"] for t in types),
+                "gpu_types": types,
             },
         )
         self._status = (time.monotonic(), st)
         return st
+
+    def stats(self) -> dict[str, int]:
+        return {**super().stats(), "collector_queries": self.collector_queries}
+
+    def fit(self, resources: dict[str, Any]) -> dict[str, Any]:
+        """Whether the pool's machines (cached ads) could ever run these resources, in words."""
+        return fit(self.machine_ads()[1], resources)
 
     # -- resources ----------------------------------------------------------------------
     def resource_schema(self, limits: Limits) -> dict[str, Any]:
@@ -194,6 +212,15 @@ class CondorBackend(Backend):
             "Minimum GPU memory", "only GPUs with at least this much memory, in MB",
             1, 10**7, None, **{"x-unit": "MB"},
         )  # fmt: skip
+        props["gpu_model"] = {
+            "type": ["string", "null"],
+            "title": "GPU model",
+            "description": "only GPUs of this model (their DeviceName), e.g. A100-SXM4-40GB",
+            "maxLength": GPU_MODEL_MAX,
+            "pattern": GPU_MODEL_PATTERN,
+            "default": None,
+            "x-options-from": "gpu_types",
+        }
         props["gpu_capability"] = {
             "type": ["number", "null"],
             "title": "Minimum GPU capability",
@@ -203,15 +230,25 @@ class CondorBackend(Backend):
             "default": None,
         }
         # the dialog's order
-        order = ["cpus", "memory_mb", "gpus", "gpu_memory_mb", "gpu_capability", "disk_mb"]
+        order = [
+            "cpus", "memory_mb", "gpus", "gpu_model", "gpu_memory_mb", "gpu_capability", "disk_mb"
+        ]  # fmt: skip
         schema["properties"] = {k: props[k] for k in order + sorted(set(props) - set(order))}
         return schema
 
     def check_resources(self, resources: dict[str, Any]) -> None:
-        if (resources.get("gpu_memory_mb") or resources.get("gpu_capability")) and not (
-            resources.get("gpus")
-        ):
-            raise InvalidRequest("GPU constraints (gpu_memory_mb, gpu_capability) need gpus >= 1")
+        model = resources.get("gpu_model")
+        if model is not None and not valid_gpu_model(model):
+            raise InvalidRequest(
+                "resources.gpu_model must be a GPU model name (letters, digits, spaces and"
+                " ._()/+- only, starting with a letter or digit), as GET backends lists them"
+                " in resources.gpu_types"
+            )
+        constrained = model is not None or resources.get("gpu_memory_mb")
+        if (constrained or resources.get("gpu_capability")) and not resources.get("gpus"):
+            raise InvalidRequest(
+                "GPU constraints (gpu_model, gpu_memory_mb, gpu_capability) need gpus >= 1"
+            )
 
     # -- submit -------------------------------------------------------------------------
     def write_wrapper(self, job: Job, staged: Path, env: Environment) -> None:
@@ -246,7 +283,36 @@ class CondorBackend(Backend):
             return int(result.cluster())
 
         cluster = self._call(do)
+        self.submissions += 1
         return {"cluster_id": cluster, "schedd": self.schedd_name or None}
+
+    def submit_many(
+        self, jobs: list[Job], staged: list[Path], environment: Environment
+    ) -> list[dict[str, Any]]:
+        """ONE submission for all of them: one cluster with one proc per job (itemdata: each
+        proc its own folder and SwanMLJobId), one spool; engine_refs {cluster_id, proc_id}."""
+        for job, folder in zip(jobs, staged, strict=True):
+            self.write_wrapper(job, folder, environment)
+        desc, items = batch_submit_description(jobs, staged)
+        sub = self._htcondor.Submit(desc)
+        remove = self._htcondor.JobAction.Remove
+
+        def do(schedd: Any) -> tuple[int, int]:
+            result = schedd.submit(sub, spool=True, itemdata=iter(items))
+            try:
+                schedd.spool(result)
+            except BaseException:  # all or nothing: no half-spooled cluster left behind
+                schedd.act(remove, f"ClusterId == {int(result.cluster())}")
+                raise
+            return int(result.cluster()), int(result.first_proc())
+
+        cluster, first = self._call(do)
+        self.submissions += 1
+        schedd_name = self.schedd_name or None
+        return [
+            {"cluster_id": cluster, "proc_id": first + i, "schedd": schedd_name}
+            for i in range(len(jobs))
+        ]
 
     # -- monitor ------------------------------------------------------------------------
     def poll(self, jobs: list[Job]) -> dict[str, Update]:
@@ -300,7 +366,7 @@ class CondorBackend(Backend):
             )
             for ad in hist:
                 found.setdefault(ad.get("SwanMLJobId"), ad)
-        updates = {}
+        updates: dict[str, Update] = {}
         for job_id, job in wanted.items():
             ad = found.get(job_id)
             if ad is not None:
@@ -317,11 +383,57 @@ class CondorBackend(Backend):
         for job_id in list(self._seen):
             if job_id not in wanted:
                 del self._seen[job_id]
+        self._explain_idle(wanted, found, missing, updates)
         return updates
+
+    def _explain_idle(
+        self,
+        wanted: dict[str, Job],
+        found: dict[str, Any],
+        missing: list[str],
+        updates: dict[str, Update],
+    ) -> None:
+        """An idle job's message says why it waits, from the cached machine ads and its
+        resources (no schedd query): refreshed when the machine ads change even if its job ad
+        did not. Without machine ads the schedd's own words stay."""
+        idle = sorted(  # queue order: cluster, then proc (a sweep's points share a cluster)
+            (
+                (int(j.engine_ref["cluster_id"]), int(j.engine_ref.get("proc_id") or 0), i)
+                for i, j in wanted.items()
+                if "cluster_id" in j.engine_ref
+                and (
+                    found[i].get("JobStatus") == 1
+                    if i in found
+                    else i not in missing and j.state == JobState.PENDING
+                )
+            ),
+        )
+        why: dict[str, str] = {}
+        if idle:
+            try:
+                machines = self.machine_ads()[1]
+            except BackendUnavailable:
+                machines = None
+            if machines is not None:
+                jobs = [(i, wanted[i].resources, self._rejected(i)) for _, _, i in idle]
+                why = idle_messages(jobs, machines)
+        for job_id, message in why.items():
+            u = updates.get(job_id)
+            if u is not None and u.state == JobState.PENDING:
+                u.message = message
+            elif u is None and self._why.get(job_id) != message:
+                updates[job_id] = Update(JobState.PENDING, message=message)
+        self._why = why
+
+    def _rejected(self, job_id: str) -> str:
+        """The schedd's last words on matching the job (LastRejMatchReason), if any."""
+        seen = self._seen.get(job_id)
+        value = seen[_REJECTED] if seen else None
+        return value if isinstance(value, str) else ""
 
     def fetch(self, job: Job, staged: Path) -> None:
         cid = int(job.engine_ref["cluster_id"])
-        self._call(lambda s: s.retrieve(f"ClusterId == {cid}"))
+        self._call(lambda s: s.retrieve(f"ClusterId == {cid}{_proc(job)}"))
 
     # -- actions ------------------------------------------------------------------------
     def _act(self, job: Job, action: str, reason: str) -> None:
@@ -345,6 +457,24 @@ class CondorBackend(Backend):
     def cancel(self, job: Job) -> None:
         self._act(job, "Remove", "cancelled by the user (swan-ml-ext)")
 
+    def cancel_many(self, jobs: list[Job]) -> None:
+        """One removal by our own attribute for all of them (a batch's procs, and any cluster
+        of a job submitted again); a job the schedd still holds afterwards (e.g. its input
+        spooling) goes through cancel's wait."""
+        remove = self._htcondor.JobAction.Remove
+        reason = "cancelled by the user (swan-ml-ext)"
+        left: set[str] = set()
+        for i in range(0, len(jobs), _MEMBER_CHUNK):
+            ids = ", ".join(json.dumps(j.id) for j in jobs[i : i + _MEMBER_CHUNK])
+            constraint = f"member(SwanMLJobId, {{{ids}}})"
+            self._call(lambda s, c=constraint: s.act(remove, c, reason=reason))
+            active = f"({constraint}) && JobStatus =!= 3 && JobStatus =!= 4"
+            ads = self._call(lambda s, c=active: s.query(c, ["SwanMLJobId"]))
+            left.update(str(ad.get("SwanMLJobId")) for ad in ads)
+        for job in jobs:
+            if job.id in left:
+                self.cancel(job)
+
     def resubmit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
         """Remove what the schedd has of this job (a stuck cluster, or one whose submission
         was interrupted before we stored its id) and submit the staged job again."""
@@ -366,9 +496,19 @@ class CondorBackend(Backend):
         )
 
 
+_MEMBER_CHUNK = 200  # job ids per member() constraint
+
+
 def _constraint(job: Job) -> str:
-    """The job's cluster; before its id is known, our own attribute (our ids are hex)."""
+    """The job's cluster (and its proc in a batch: a sweep point, not its siblings); before
+    its id is known, our own attribute (our ids are hex)."""
     cid = job.engine_ref.get("cluster_id")
     if cid is not None:
-        return f"ClusterId == {int(cid)}"
+        return f"ClusterId == {int(cid)}{_proc(job)}"
     return f'SwanMLJobId == "{job.id}"'
+
+
+def _proc(job: Job) -> str:
+    """' && ProcId == N' for a job that is one proc of a batch's cluster, else ''."""
+    proc = job.engine_ref.get("proc_id")
+    return f" && ProcId == {int(proc)}" if proc is not None else ""

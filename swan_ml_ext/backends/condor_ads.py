@@ -98,9 +98,12 @@ def ad_to_update(ad: Any, stuck_spool_s: float) -> Update:
         else:
             u.state = JobState.HELD
             # htcondor2 25.x drops the reason of a user hold: say it in words ourselves.
-            u.message = _classad_str(ad.get("HoldReason")) or (
-                "held by the user" if code == USER_HOLD else f"held (code {code})"
-            )
+            reason = _classad_str(ad.get("HoldReason"))
+            if code == USER_HOLD:
+                said = f" ({reason})" if reason and "swan-ml-ext" not in reason else ""
+                u.message = f"held by the user{said} — Release to go on, or Cancel"
+            else:
+                u.message = f"held: {reason or f'code {code}'} — fix and Release, or Cancel"
     elif status == 3:
         u.state = JobState.CANCELLED
         why = _classad_str(ad.get("RemoveReason"))

@@ -4,6 +4,7 @@ from .backends import BackendsHandler, InfoHandler, OpenAPIHandler
 from .gpu import GpuHandler
 from .jobs import (
     JobActionHandler,
+    JobCheckHandler,
     JobHandler,
     JobLogsHandler,
     JobPreviewHandler,
@@ -16,9 +17,11 @@ from .spark import (
     SparkSessionPartHandler,
     SparkSessionsHandler,
 )
+from .sweeps import SweepHandler, SweepResubmitHandler, SweepsHandler
 
 JOB_ID = r"(?P<job_id>[^/]+)"
 SID = r"(?P<sid>[^/]+)"
+SWEEP_ID = r"(?P<sweep_id>[^/]+)"
 
 
 def routes(prefix: str = "/swan-ml-ext") -> list[tuple]:
@@ -48,9 +51,13 @@ def _api_routes(prefix: str) -> list[tuple]:
         (rf"{prefix}/openapi.json", OpenAPIHandler),
         (rf"{prefix}/jobs", JobsHandler),
         (rf"{prefix}/jobs/preview", JobPreviewHandler),  # before jobs/{id}: first match wins
+        (rf"{prefix}/jobs/check", JobCheckHandler),
         (rf"{prefix}/jobs/{JOB_ID}", JobHandler),
         (rf"{prefix}/jobs/{JOB_ID}/(?P<action>hold|release)", JobActionHandler),
         (rf"{prefix}/jobs/{JOB_ID}/logs", JobLogsHandler),
+        (rf"{prefix}/sweeps", SweepsHandler),
+        (rf"{prefix}/sweeps/{SWEEP_ID}", SweepHandler),
+        (rf"{prefix}/sweeps/{SWEEP_ID}/resubmit", SweepResubmitHandler),
         (rf"{prefix}/spark/profiles", SparkProfilesHandler),
         (rf"{prefix}/spark/sessions", SparkSessionsHandler),
         (rf"{prefix}/spark/sessions/{SID}", SparkSessionHandler),

@@ -1,4 +1,4 @@
-"""/swan-ml-ext/jobs, /swan-ml-ext/jobs/preview and /swan-ml-ext/jobs/{id}[/hold|/release|/logs]."""
+"""/swan-ml-ext/jobs, jobs/preview, jobs/check and jobs/{id}[/hold|/release|/logs]."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ class JobPreviewHandler(SwanMLHandler):
     @authorized
     async def post(self) -> None:
         self.reply(await self.service.preview(self.json_body(), owner=_owner(self)))
+
+
+class JobCheckHandler(SwanMLHandler):
+    """POST jobs/check: the body of POST jobs, checked the same way; answers whether any
+    machine could ever run the job and if not why, in words. Creates nothing."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.reply(await self.service.check(self.json_body(), owner=_owner(self)))
 
 
 def _owner(handler: SwanMLHandler) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -26,6 +26,10 @@ class JobState(str, enum.Enum):
 MAX_MESSAGE_CHARS = 4000
 SUMMARY_PARAMETERS_BYTES = 4096
 SUMMARY_FILES = 100
+
+# In a job's snapshot (staging folder) when it has `collect` names: the JSON list the runner's
+# --collect reads.
+COLLECT_FILE = "collect.json"
 
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
 ACTIVE_STATES = frozenset(set(JobState) - FINAL_STATES)
@@ -105,6 +109,15 @@ class Job:
     owner: str = ""
     # Fingerprint of the submitted body: a reused idempotency key must come with the same body.
     request_hash: str = ""
+    # A point of a parameter sweep: the sweep's id and the point's index (else None), the
+    # notebook variables the runner brings back (`collect`), and what it brought back once
+    # the point finished (`collected`, name -> value; `collect_notes`, name -> why a value is
+    # missing or kept as its repr).
+    sweep_id: str | None = None
+    point: int | None = None
+    collect: list[str] = field(default_factory=list)
+    collected: dict[str, Any] = field(default_factory=dict)
+    collect_notes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The public REST shape (see openapi.yaml)."""
@@ -126,17 +139,22 @@ class Job:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "outputs": self.outputs,
+            "sweep": {"id": self.sweep_id, "point": self.point} if self.sweep_id else None,
+            "collected": self.collected,
         }
 
     def to_summary(self) -> dict[str, Any]:
-        """The shape of list pages: every field bounded. Parameters larger than
-        SUMMARY_PARAMETERS_BYTES and output files past SUMMARY_FILES are left out and named in
-        'truncated' (GET jobs/{id} has them all)."""
+        """The shape of list pages: every field bounded. Parameters (and a sweep point's
+        collected values) larger than SUMMARY_PARAMETERS_BYTES and output files past
+        SUMMARY_FILES are left out and named in 'truncated' (GET jobs/{id} has them all)."""
         d = self.to_json()
         truncated = []
         if len(json.dumps(self.parameters)) > SUMMARY_PARAMETERS_BYTES:
             d["parameters"] = {}
             truncated.append("parameters")
+        if self.collected and len(json.dumps(self.collected)) > SUMMARY_PARAMETERS_BYTES:
+            d["collected"] = {}
+            truncated.append("collected")
         files = self.outputs.get("files") or []
         if len(files) > SUMMARY_FILES:
             d["outputs"] = {**self.outputs, "files": files[:SUMMARY_FILES]}
@@ -146,8 +164,9 @@ class Job:
         return d
 
     def to_record(self) -> dict[str, Any]:
-        """Everything, for the store."""
-        d = asdict(self)
+        """Everything, for the store (a shallow copy: the store encodes it at once, and
+        asdict's deep copy was most of the cost of a write)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["state"] = self.state.value
         return d
 
@@ -157,6 +176,41 @@ class Job:
         d["state"] = JobState(d["state"])
         # (records of earlier versions hold every field, unset ones as null)
         d["resources"] = {k: v for k, v in d["resources"].items() if v is not None}
+        return cls(**d)
+
+
+@dataclass
+class Sweep:
+    """One notebook over many parameter points; each point is a Job (sweep_id, point). What the
+    REST API shows of it (state, counts, the results table) is computed from its points' jobs
+    (jobs/sweeps.py)."""
+
+    id: str
+    name: str
+    notebook: str
+    backend: str
+    environment: str
+    keys: list[str]  # the swept parameters, in column order
+    points: list[dict[str, Any]]  # point i's swept values (name -> value)
+    collect: list[str]
+    # The body's job part (without sweep, collect, idempotency_key): a resubmission of failed
+    # points checks it again and snapshots the notebook as it is then.
+    request: dict[str, Any]
+    grid: dict[str, list[Any]] | None = None
+    created_at: float = field(default_factory=time.time)
+    owner: str = ""
+    idempotency_key: str | None = None
+    request_hash: str = ""
+    batch: bool = False  # the backend submitted the points as one batch
+    submissions: int = 0  # engine submissions made for this sweep (a batch counts once)
+    cancelled: bool = False  # cancelled by the user (until failed points are resubmitted)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Sweep:
         return cls(**d)
 
 

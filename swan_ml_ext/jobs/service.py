@@ -26,7 +26,8 @@ from .model import (
     JobState,
     NotFound,
 )
-from .spec import Environment, Limits, check_json, parse_spec
+from .parameters_cell import parameter_warnings
+from .spec import Environment, Limits, check_json, input_plan, parse_spec, read_notebook
 from .store import JobStore
 from .submission import body_fingerprint, generic_preview, same_request
 from .tracking import EngineUpdates
@@ -219,7 +220,10 @@ class JobService(EngineUpdates):
             return existing, False
         spec = self._parse(body)
         job = self._new_job(spec, owner, fingerprint, uuid.uuid4().hex[:12])
-        stage(self.root_dir, job, self.staging_root / job.id)
+        # The inputs walked again for the snapshot, and checked again (they may have grown).
+        env = self.environments[job.environment]
+        plan = input_plan(self.root_dir, job.notebook, job.inputs, self.limits, env)
+        stage(self.root_dir, job, self.staging_root / job.id, plan=plan)
         self.submitting.add(job.id)
         try:
             self.store.insert(job)
@@ -275,6 +279,27 @@ class JobService(EngineUpdates):
             "kernel_name": job.kernel_name,
             "inputs": job.inputs,
             "existing_job": existing.id if existing is not None else None,
+        }
+
+    # -- check --------------------------------------------------------------------------
+    async def check(self, body: Any, owner: str = "") -> dict[str, Any]:
+        """Could any machine of the chosen backend ever run the job of this body, and if not
+        why, in words (the backend's fit over its cached machine ads), plus warnings about
+        the request. The same validation as submit (the same 4xx); nothing is stored, staged
+        or sent to the engine. The one place the answer is built."""
+        return await to_thread.run_sync(self._check, body)
+
+    def _check(self, body: Any) -> dict[str, Any]:
+        self._check_key(body)
+        spec = self._parse(body)
+        fit = self.backends[spec.backend].fit(spec.resources)
+        notebook = read_notebook(self.root_dir / spec.notebook, spec.notebook)
+        return {
+            "feasible": bool(fit.get("feasible", True)),
+            "message": str(fit.get("message") or ""),
+            "reasons": [str(r) for r in fit.get("reasons") or []],
+            "matching": fit.get("matching"),
+            "warnings": parameter_warnings(notebook, spec.parameters),
         }
 
     def _discard(self, job_id: str) -> None:

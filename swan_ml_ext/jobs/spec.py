@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .inputs import InputPlan, plan_inputs, shared_prefix_of
 from .model import InvalidRequest, JobSpec, TooLarge
 
 _FIELDS = {
@@ -32,6 +33,8 @@ class Limits:
     max_runtime_s: int = 7 * 24 * 3600
     max_request_bytes: int = 1024 * 1024
     max_parameters_bytes: int = 256 * 1024
+    max_inputs_bytes: int = 1024**3
+    max_inputs_files: int = 10_000
 
 
 # Nesting of a request body. The runner injects parameters as Python literals and CPython's
@@ -102,13 +105,24 @@ class Environment:
     setup: str = ""
     kernels: tuple[str, ...] = ("python3",)
     description: str = ""
+    # Absolute folders the session and the worker both see (e.g. /eos, /cvmfs): read in place
+    # by absolute path, never transferred.
+    shared_prefixes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kernels": list(self.kernels), "description": self.description}
+        return {
+            "name": self.name,
+            "kernels": list(self.kernels),
+            "description": self.description,
+            "shared_prefixes": list(self.shared_prefixes),
+        }
 
 
-def resolve_path(root_dir: str | Path, rel: Any, what: str) -> tuple[str, Path]:
-    """A caller-given path: relative, inside the root after symlinks, an existing file."""
+def resolve_path(
+    root_dir: str | Path, rel: Any, what: str, folders: bool = False
+) -> tuple[str, Path]:
+    """A caller-given path: relative, inside the root after symlinks, an existing file (or
+    folder, with `folders`)."""
     if not isinstance(rel, str) or not rel.strip():
         raise InvalidRequest(f"'{what}' must be a non-empty path relative to the server root")
     if "\x00" in rel:
@@ -136,11 +150,70 @@ def resolve_path(root_dir: str | Path, rel: Any, what: str) -> tuple[str, Path]:
             raise InvalidRequest(f"'{what}' leads outside the server root: {rel!r}")
         if not full.exists():
             raise InvalidRequest(f"'{what}' does not exist: {rel!r}")
-        if not full.is_file():
-            raise InvalidRequest(f"'{what}' is not a file: {rel!r}")
+        if not (full.is_file() or folders and full.is_dir()):
+            kind = "a file or folder" if folders else "a file"
+            raise InvalidRequest(f"'{what}' is not {kind}: {rel!r}")
     except OSError as e:  # e.g. a symlink loop, or a name the filesystem refuses
         raise InvalidRequest(f"'{what}' cannot be used: {e.strerror or e}: {rel[:200]!r}") from None
     return full.relative_to(root).as_posix(), full
+
+
+def parse_inputs(raw: list[Any], root_dir: str | Path, env: Environment) -> list[str]:
+    """`inputs`: files and folders under the root (root-relative, resolved, duplicates
+    dropped). A path on one of the environment's shared filesystems is refused with what to
+    do instead (it is read in place). Their size: input_plan."""
+    if len(raw) > MAX_INPUTS:
+        raise InvalidRequest(f"'inputs' has {len(raw)} paths; the limit is {MAX_INPUTS}")
+    rels: dict[str, None] = {}
+    for p in raw:
+        shared = shared_prefix_of(p, env.shared_prefixes) if isinstance(p, str) else None
+        if shared:
+            raise InvalidRequest(
+                f"'inputs' {_clip(p)!r} is on the shared filesystem {shared} of environment"
+                f" {env.name!r}: the job reads it in place by that path; leave it out of 'inputs'"
+            )
+        try:
+            rels.setdefault(resolve_path(root_dir, p, "inputs", folders=True)[0])
+        except InvalidRequest as e:
+            if "leads outside the server root" in e.message:  # a link: to a shared place?
+                real = os.path.realpath(os.path.join(root_dir, p))
+                shared = shared_prefix_of(real, env.shared_prefixes)
+                if shared:
+                    raise InvalidRequest(
+                        f"'inputs' {_clip(p)!r} is a link to {_clip(real)!r} on the shared"
+                        f" filesystem {shared}: the job reads it in place; read it by that path"
+                        " in the notebook and leave it out of 'inputs'"
+                    ) from None
+            raise
+    return list(rels)
+
+
+def input_plan(
+    root_dir: str | Path, notebook_rel: str, inputs: list[str], limits: Limits, env: Environment
+) -> InputPlan:
+    """The files `inputs` send (see jobs/inputs.py), refused above the limits with the size
+    found, the limit and where large data belongs instead."""
+    plan = plan_inputs(
+        Path(root_dir), notebook_rel, inputs, limits.max_inputs_files, env.shared_prefixes
+    )
+    if plan.truncated or plan.bytes > limits.max_inputs_bytes:
+        found = (
+            f"more than {limits.max_inputs_files:,} files"
+            if plan.truncated
+            else f"{human_bytes(plan.bytes)} in {plan.count:,} files"
+        )
+        shared = (
+            f"environment {env.name!r} reads {', '.join(env.shared_prefixes)} in place"
+            if env.shared_prefixes
+            else "e.g. EOS; see the environments' shared_prefixes"
+        )
+        raise InvalidRequest(
+            f"the inputs hold {found}; the limit is {human_bytes(limits.max_inputs_bytes)} and"
+            f" {limits.max_inputs_files:,} files (SwanMLApp.max_inputs_bytes,"
+            " max_inputs_files): put large data on a shared filesystem and read it there by"
+            f" its absolute path ({shared})"
+        )
+    return plan
 
 
 def read_notebook(full: Path, rel: str) -> dict[str, Any]:
@@ -329,16 +402,15 @@ def parse_spec(
             f"the notebook's kernel {kernel!r} cannot run in environment {env_name!r}"
             f" (it has: {', '.join(env.kernels)}); change the notebook's kernel or the environment"
         )
-    inputs_raw = _optional(body, "inputs", list, [])
-    if len(inputs_raw) > MAX_INPUTS:
-        raise InvalidRequest(f"'inputs' has {len(inputs_raw)} paths; the limit is {MAX_INPUTS}")
-    inputs = [resolve_path(root_dir, p, "inputs")[0] for p in inputs_raw]
+    inputs = parse_inputs(_optional(body, "inputs", list, []), root_dir, env)
     rules = backends[backend]
     resources = parse_resources(body.get("resources"), rules.resource_schema(limits))
     rules.check_resources(resources)
     key = _optional(body, "idempotency_key", str, None)
     if key is not None and not 0 < len(key) <= 200:
         raise InvalidRequest("'idempotency_key' must be a string of 1-200 characters")
+    if inputs:  # last: the only check that walks folders
+        input_plan(root_dir, rel, inputs, limits, env)
     return JobSpec(
         notebook=rel,
         backend=backend,

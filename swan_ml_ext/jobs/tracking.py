@@ -13,10 +13,11 @@ from typing import Any
 from anyio import to_thread
 
 from ..backends.base import Backend
+from .missing import Missing, explain_missing
 from .model import FINAL_STATES, Job, JobState, NotFound, Update
 from .spec import Environment
 from .store import JobStore
-from .workspace import drop_staging, publish, record_finish
+from .workspace import drop_staging, publish, read_json, record_finish
 
 
 class EngineUpdates:
@@ -115,18 +116,20 @@ class EngineUpdates:
             if job.state.final:
                 return
             staged = self.staging_root / job.id
-            error = outputs = None
+            error = outputs = missing = None
             try:
                 outputs = await to_thread.run_sync(self._collect, job, staged)
             except Exception as e:  # the job did finish; say why its outputs are missing
                 self.log.warning("swan-ml: outputs of job %s could not be fetched: %s", job.id, e)
                 error = str(e)
+            else:
+                missing = await to_thread.run_sync(self._missing, job, staged)
             async with self.locks[job.backend]:
                 job = await self.get(job_id)
                 if job.state.final:  # e.g. cancelled meanwhile
                     return
                 previous = job.state
-                record_finish(job, update, staged, outputs, error)
+                record_finish(job, update, staged, outputs, error, missing)
                 await to_thread.run_sync(self.store.update, job)
                 self.generation[job.backend] += 1
                 await self._retire(job)
@@ -140,6 +143,17 @@ class EngineUpdates:
         if not (staged / "output" / "result.json").exists():
             self.backends[job.backend].fetch(job, staged)
         return publish(self.root_dir, self.output_dir, job, staged)
+
+    def _missing(self, job: Job, staged: Path) -> Missing | None:
+        """A failure on a workspace file the job was not sent, explained (jobs/missing.py).
+        Blocking (stat calls): in a worker thread."""
+        result = read_json(staged / "output" / "result.json")
+        takes = self.backends[job.backend].capabilities.get("inputs", True)
+        try:
+            return explain_missing(self.root_dir, job.notebook, job.inputs, result, takes)
+        except Exception as e:  # a nicety: the failure is recorded either way
+            self.log.warning("swan-ml: job %s: explaining its failure failed: %s", job.id, e)
+            return None
 
     async def _retire(self, job: Job) -> None:
         """A job that reached a final state needs no live tail and no snapshot any more."""

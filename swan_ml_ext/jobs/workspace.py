@@ -9,25 +9,41 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .inputs import InputPlan, plan_inputs
+from .missing import Missing
 from .model import Job, JobState, Update
 
 
-def stage(root_dir: Path, job: Job, staged: Path, link_inputs: bool = False) -> None:
+def stage(
+    root_dir: Path,
+    job: Job,
+    staged: Path,
+    link_inputs: bool = False,
+    plan: InputPlan | None = None,
+) -> None:
     """Snapshot the notebook, its inputs and the parameters (a preview links the inputs
-    instead of copying them: the backend only looks at them)."""
+    instead of copying them: the backend only looks at them). `plan`: the inputs' files as
+    spec.input_plan checked them against the limits (walked here when not given). A failure
+    leaves no staging folder."""
     staged.mkdir(parents=True, exist_ok=False)
-    shutil.copyfile(root_dir / job.notebook, staged / "notebook.ipynb")
-    (staged / "params.json").write_text(json.dumps(job.parameters))
-    nb_dir = Path(job.notebook).parent
-    for rel in job.inputs:
-        p = Path(rel)
-        target = p.relative_to(nb_dir) if nb_dir in p.parents else Path(p.name)
-        dest = staged / "inputs" / target
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if link_inputs:
-            dest.symlink_to(root_dir / rel)
-        else:
-            shutil.copy2(root_dir / rel, dest)
+    try:
+        shutil.copyfile(root_dir / job.notebook, staged / "notebook.ipynb")
+        (staged / "params.json").write_text(json.dumps(job.parameters))
+        if plan is None and job.inputs:
+            plan = plan_inputs(root_dir, job.notebook, job.inputs, max_files=2**62)
+        made: set[Path] = set()
+        for src, rel in plan.files if plan else ():
+            dest = staged / "inputs" / rel
+            if dest.parent not in made:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                made.add(dest.parent)
+            if link_inputs:
+                dest.symlink_to(src)
+            else:
+                shutil.copy2(src, dest)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
 
 
 def publish(root_dir: Path, output_dir: str, job: Job, staged: Path) -> dict[str, Any]:
@@ -62,7 +78,11 @@ def record_finish(
     staged: Path,
     outputs: dict[str, Any] | None,
     error: str | None,
+    missing: Missing | None = None,
 ) -> None:
+    """A finished job's final state, message and outputs. `missing`: the explanation of a
+    failure on a workspace file the job was not sent (its message replaces the error's; the
+    inputs to add are kept as outputs["suggested_inputs"], root-relative)."""
     job.finished_at = update.finished_at or time.time()
     job.state, job.message = update.state, update.message
     if error is not None or outputs is None:
@@ -78,8 +98,16 @@ def record_finish(
     elif result.get("status") in ("failed", "error"):
         job.state = JobState.FAILED
         job.message = result.get("message") or job.message
+    if missing is not None and job.state == JobState.FAILED:
+        job.message = missing.message
+        if missing.suggested_inputs:
+            job.outputs = {**job.outputs, "suggested_inputs": missing.suggested_inputs}
     if result.get("assigned_gpus"):
         job.engine_ref.setdefault("assigned_gpus", result["assigned_gpus"])
+    if job.collect and isinstance(result.get("collected"), dict):  # a sweep point's values
+        job.collected = result["collected"]
+        notes = result.get("collect_notes")
+        job.collect_notes = notes if isinstance(notes, dict) else {}
     if job.state == JobState.COMPLETED and job.progress.get("cells_total"):
         job.progress = {**job.progress, "cells_done": job.progress["cells_total"]}
 

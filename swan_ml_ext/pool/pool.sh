@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The personal HTCondor pool: Debian trixie's minicondor in a chroot, 2 simulated GPUs,
+# The personal HTCondor pool: Debian trixie's minicondor in a chroot, 3 simulated mixed GPUs
+# (one Tesla V100-PCIE-16GB, two A100-SXM4-40GB),
 # a non-root job user "swan" with an IDTOKEN, a worker Python env at /opt/worker.
 #
 #   pool.sh up|down|status|build      (as root)
@@ -100,9 +101,11 @@ write_pool_config() {
 # Written by swan-ml pool. The sandbox cannot unshare mount namespaces.
 MOUNT_UNDER_SCRATCH =
 USE_PID_NAMESPACES = False
-# Two simulated GPUs on the one execute node.
+# Three simulated GPUs of two models on the one execute node: condor_gpu_discovery
+# -simulate:D,N,... = N devices of type D; 2 = Tesla V100-PCIE-16GB (cc 7.0), 4 =
+# A100-SXM4-40GB (cc 8.0); each with its own GPUs_GPU_<id> properties in the startd ad.
 use feature:GPUs
-GPU_DISCOVERY_EXTRA = -simulate:0,2
+GPU_DISCOVERY_EXTRA = -simulate:2,1,4,2
 # A small machine that should still run several notebooks at once.
 NUM_CPUS = 8
 MEMORY = 16384

@@ -280,6 +280,7 @@ class KubeflowBackend(Backend):
                 packages_to_install=list(self.packages_to_install) if remote else [],
                 install_kfp_package=self.install_kfp_package if remote else False,
                 description=f"swan-ml-ext job {job.id}: {job.notebook}",
+                collect=list(job.collect),
             )
         )
 
@@ -294,6 +295,7 @@ class KubeflowBackend(Backend):
         pipeline = staged / PIPELINE_FILE
         pipeline.write_text(self.pipeline_yaml(job, environment))
         ref = engine.submit(job, staged, pipeline)
+        self.submissions += 1
         return {"mode": self.mode, **ref}
 
     def resubmit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:

@@ -14,6 +14,7 @@ Imports kfp: the backend imports this module only when kfp is installed.
 
 # No `from __future__ import annotations`: kfp reads the component's annotations as types.
 import base64
+import json
 import os
 import re
 import shutil
@@ -50,6 +51,9 @@ class PipelineSettings:
     packages_to_install: list[str] = field(default_factory=list)
     install_kfp_package: bool = False
     description: str = ""
+    # Notebook variables the runner brings back (a sweep point's `collect`): set as the task's
+    # SWAN_ML_COLLECT (a JSON list of identifiers), read back from the `result` artifact.
+    collect: list[str] = field(default_factory=list)
 
 
 def run_notebook(
@@ -93,6 +97,11 @@ def run_notebook(
         argv += ["--kernel", kernel_name, "--job-id", job_id]
         argv += ["--workdir", os.path.join(work, "work")]
         argv += ["--environment", os.environ.get("SWAN_ML_ENVIRONMENT", "")]
+        if os.environ.get("SWAN_ML_COLLECT"):
+            collect_path = os.path.join(work, "collect.json")
+            with open(collect_path, "w") as f:
+                f.write(os.environ["SWAN_ML_COLLECT"])
+            argv += ["--collect", collect_path]
         progress = os.environ.get("SWAN_ML_PROGRESS_FILE")
         if progress:
             argv += ["--reporter", "file", "--progress-file", progress]
@@ -135,6 +144,8 @@ def _pipeline(s: PipelineSettings, component: Any) -> Any:
         task.set_caching_options(False)
         if s.environment:
             task.set_env_variable("SWAN_ML_ENVIRONMENT", s.environment)
+        if s.collect:
+            task.set_env_variable("SWAN_ML_COLLECT", json.dumps(list(s.collect)))
         if s.cpus:
             task.set_cpu_request(str(int(s.cpus))).set_cpu_limit(str(int(s.cpus)))
         if s.memory_mb:

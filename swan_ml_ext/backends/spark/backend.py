@@ -205,6 +205,7 @@ class SparkBackend(Backend):
     def submit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
         spec = self.spec(job)
         ref = self.drivers.submit(job, staged, spec)
+        self.submissions += 1
         return {"profile": spec["profile"], "master": spec.get("master"), **ref}
 
     def resubmit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:

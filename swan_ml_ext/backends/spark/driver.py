@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...jobs.model import Job
+from ...jobs.model import COLLECT_FILE, Job
 from ..local_jobs import LocalJobs, run_env
 from ..local_process import EXIT, LocalProcess, progress_file
 
@@ -65,6 +65,8 @@ def runner_argv(job: Job, staged: Path, job_root: Path, state_dir: Path) -> list
         argv += ["--kernel", job.kernel_name]
     if (staged / "inputs").is_dir():
         argv += ["--inputs", str(staged / "inputs")]
+    if job.collect:  # a sweep point (see jobs.model.COLLECT_FILE)
+        argv += ["--collect", str(staged / COLLECT_FILE)]
     return argv
 
 

@@ -1,0 +1,468 @@
+"""SweepService: one notebook over many parameter points. Each point is an ordinary job (its
+`sweep_id` and `point`), listed, followed and cancellable like any other; all of a sweep's
+points go to the engine in ONE submission where the backend can (capabilities.batch_submit:
+HTCondor makes one cluster with one proc per point), else one submission per point. The
+sweep's state, counts and results table are computed from its points' newest jobs. No tornado.
+
+The pure part (checking `sweep` and `collect`, the table's values, CSV) is jobs/sweep.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+
+from .model import (
+    COLLECT_FILE,
+    Conflict,
+    InvalidRequest,
+    Job,
+    JobSpec,
+    JobState,
+    NotFound,
+    Sweep,
+    Unprocessable,
+    _iso,
+)
+from .parameters_cell import parameter_warnings
+from .service import JobService
+from .spec import check_json, input_plan, read_notebook
+from .submission import body_fingerprint
+from .sweep import parse_sweep, to_csv
+from .workspace import drop_staging, stage
+
+# Fields of POST sweeps beyond a job's body.
+SWEEP_FIELDS = ("sweep", "collect")
+STATES = ("pending", "running", "held", "completed", "failed", "cancelled")
+# The table's own columns; a parameter or collected variable with one of these names gets
+# " (parameter)" / " (collected)" in its column's label.
+RESERVED = ("point", "state", "job_id", "notebook", "message")
+MAX_POINT_LABEL = 120  # characters of a point's values in its job's name
+CACHED_SWEEPS = 16  # sweeps whose REST answer is kept while they do not change
+
+
+class SweepService:
+    def __init__(self, jobs: JobService, max_points: int = 1000):
+        self.jobs = jobs
+        self.max_points = max_points
+        self._resubmitting = threading.Lock()  # one resubmission at a time (per server)
+        # sweep id -> what its last answer was built from and the answer: clients poll a
+        # running sweep; only points written since are read again, and nothing at all while
+        # none changed.
+        self._answers: OrderedDict[str, _Answer] = OrderedDict()
+
+    @property
+    def store(self) -> Any:
+        return self.jobs.store
+
+    # -- reads (inline: indexed SQLite reads, like GET jobs) ------------------------------
+    def _get(self, sweep_id: str) -> Sweep:
+        sweep = self.store.get_sweep(sweep_id)
+        if sweep is None:
+            raise NotFound(f"no sweep with id {sweep_id[:100]!r}")
+        return sweep
+
+    async def get(self, sweep_id: str) -> dict[str, Any]:
+        """The sweep with its results table (Sweep in openapi.yaml)."""
+        return self._answer(sweep_id).shape
+
+    async def get_json(self, sweep_id: str) -> str:
+        """get() as JSON text."""
+        return self._answer(sweep_id).text
+
+    async def get_csv(self, sweep_id: str) -> tuple[str, str]:
+        """(the results table as CSV, a file name for it)."""
+        answer = self._answer(sweep_id)
+        d = answer.shape
+        if answer.csv is None:
+            columns = d["columns"]
+            table = {
+                "columns": [{"label": c} for c in columns],
+                "rows": [[row[c] for c in columns] for row in d["rows"]],
+            }
+            answer.csv = to_csv(table)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", d["name"]).strip("-.")[:80] or "sweep"
+        return answer.csv, f"{stem}-{d['id']}.csv"
+
+    def _answer(self, sweep_id: str) -> _Answer:
+        """The sweep's REST shape, built again only when the store says it changed, from
+        the rows of the points written since (the version is read first: a write made
+        while building makes the next read build again)."""
+        store = self.store
+        version = store.sweep_version(sweep_id)
+        kept = self._answers.get(sweep_id)
+        if kept is not None and kept.version == version:
+            self._answers.move_to_end(sweep_id)
+            return kept
+        sweep = self._get(sweep_id)
+        changed = store.sweep_changes(sweep_id, kept.version) if kept is not None else None
+        if kept is None or changed is None:
+            results = store.sweep_results(sweep_id)
+        else:
+            results = {**kept.results, **(store.sweep_results(sweep_id, changed) if changed
+                                           else {})}  # fmt: skip
+        shape = self.describe(sweep, results)
+        answer = _Answer(version, results, shape, json.dumps(shape))
+        self._answers[sweep_id] = answer
+        self._answers.move_to_end(sweep_id)
+        while len(self._answers) > CACHED_SWEEPS:
+            self._answers.popitem(last=False)
+        return answer
+
+    async def list_page(self, limit: int, page_token: str | None) -> dict[str, Any]:
+        """A page of sweeps, newest first, without their tables (SweepList)."""
+        before = None
+        if page_token is not None:
+            if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 18):
+                raise InvalidRequest("invalid page_token: use next_page_token of a previous page")
+            before = int(page_token)
+        rows, total = self.store.list_sweeps(limit=limit, before_seq=before)
+        counts = self.store.sweep_counts([s.id for _, s in rows])
+        sweeps = [self._summary(s, counts[s.id]) for _, s in rows]
+        next_token = str(rows[-1][0]) if len(rows) == limit and rows[-1][0] > 1 else None
+        return {"sweeps": sweeps, "total": total, "next_page_token": next_token}
+
+    def describe(
+        self, sweep: Sweep, results: dict[int, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The REST shape of a sweep, with its table: one row per point, from its newest
+        job's row in the store (`results`: those rows, when read already). The table follows
+        jobs.sweep.sweep_table's rules, with the contract's columns and rows keyed by label:
+        collected values only for a completed point, a completed point's collect notes as
+        its message when it has none."""
+        if results is None:
+            results = self.store.sweep_results(sweep.id)
+        found: dict[str, Any] = {}
+        for r in results.values():
+            found[r["state"]] = found.get(r["state"], 0) + 1
+            if r.get("finished_at"):
+                found["finished_at"] = max(found.get("finished_at") or 0, r["finished_at"])
+        params = _labels(sweep.keys, "parameter", set(RESERVED))
+        collected = _labels(sweep.collect, "collected", set(RESERVED) | set(params.values()))
+        columns = ["point", *params.values(), "state", *collected.values(), "job_id"]
+        columns += ["notebook", "message"]
+        info = [{"label": "point", "name": "point", "kind": "point"}]
+        info += [{"label": v, "name": k, "kind": "parameter"} for k, v in params.items()]
+        info.append({"label": "state", "name": "state", "kind": "state"})
+        info += [{"label": v, "name": k, "kind": "collected"} for k, v in collected.items()]
+        info += [{"label": n, "name": n, "kind": n} for n in ("job_id", "notebook", "message")]
+        p_items, c_items = list(params.items()), list(collected.items())
+        rows = []
+        for i, point in enumerate(sweep.points):
+            r = results.get(i) or {}
+            state = r.get("state")
+            values = (r.get("collected") or {}) if state == "completed" else {}
+            message = r.get("message") or ""
+            notes = r.get("collect_notes")
+            if state == "completed" and not message and notes:
+                message = "; ".join(f"{k}: {v}" for k, v in notes.items())
+            row: dict[str, Any] = {"point": i}
+            for name, label in p_items:
+                row[label] = point.get(name)
+            row["state"] = state
+            for name, label in c_items:
+                row[label] = values.get(name)
+            row["job_id"], row["notebook"], row["message"] = (
+                r.get("job"),
+                r.get("notebook"),
+                message,
+            )
+            rows.append(row)
+        summary = self._summary(sweep, found)
+        return {**summary, "columns": columns, "column_info": info, "rows": rows}
+
+    def _summary(self, sweep: Sweep, found: dict[str, Any]) -> dict[str, Any]:
+        total = len(sweep.points)
+        counts = {"total": total, **{s: int(found.get(s, 0)) for s in STATES}}
+        state = _sweep_state(counts, sweep.cancelled)
+        done = state in ("completed", "failed", "cancelled")
+        return {
+            "id": sweep.id,
+            "name": sweep.name,
+            "notebook": sweep.notebook,
+            "backend": sweep.backend,
+            "environment": sweep.environment,
+            "state": state,
+            "created_at": _iso(sweep.created_at),
+            "finished_at": _iso(found.get("finished_at")) if done else None,
+            "parameters": list(sweep.keys),
+            "collect": list(sweep.collect),
+            "counts": counts,
+            "engine": {"submissions": sweep.submissions, "batch": sweep.batch},
+            "warnings": list(sweep.warnings),
+        }
+
+    # -- submit ---------------------------------------------------------------------------
+    async def submit(self, body: Any, owner: str = "") -> tuple[dict[str, Any], bool]:
+        """(the sweep, created). A retried POST with the same idempotency_key and body gets
+        the sweep created the first time."""
+        sweep, jobs = await to_thread.run_sync(self._create, body, owner)
+        if jobs:
+            self._announce(sweep, jobs)
+        return self.describe(sweep), bool(jobs)
+
+    def _create(self, body: Any, owner: str) -> tuple[Sweep, list[Job]]:
+        """Validate everything, snapshot every point, store the sweep and its points, submit:
+        one trip off the event loop. Any bad input is a 4xx before anything is created."""
+        if not isinstance(body, dict):
+            raise InvalidRequest("the request body must be a JSON object")
+        check_json(body)
+        key = body.get("idempotency_key")
+        if key is not None and not (isinstance(key, str) and 0 < len(key) <= 200):
+            raise InvalidRequest("'idempotency_key' must be a string of 1-200 characters")
+        fingerprint = body_fingerprint(body)
+        if key:
+            existing = self.store.sweep_by_key(key)
+            if existing is not None:
+                return _same_request(existing, key, fingerprint), []
+        request = {k: v for k, v in body.items() if k not in (*SWEEP_FIELDS, "idempotency_key")}
+        spec = self.jobs._parse(request)  # the job's fields: the same 4xx as POST jobs
+        limits = self.jobs.limits
+        plan = parse_sweep(
+            body.get("sweep"),
+            body.get("collect"),
+            fixed=spec.parameters,
+            max_points=self.max_points,
+            max_parameters_bytes=limits.max_parameters_bytes,
+        )
+        notebook = read_notebook(self.jobs.root_dir / spec.notebook, spec.notebook)
+        warnings = parameter_warnings(notebook, {**spec.parameters, **dict.fromkeys(plan.keys)})
+        backend = self.jobs.backends[spec.backend]
+        sweep = Sweep(
+            id=uuid.uuid4().hex[:12],
+            name=spec.name,
+            notebook=spec.notebook,
+            backend=spec.backend,
+            environment=spec.environment,
+            keys=list(plan.keys),
+            points=plan.points,
+            collect=list(plan.collect),
+            request=request,
+            grid=plan.grid,
+            owner=owner,
+            idempotency_key=key or None,
+            request_hash=fingerprint,
+            batch=bool(backend.capabilities.get("batch_submit")),
+            warnings=warnings,
+        )
+        jobs = self._point_jobs(sweep, spec, range(len(plan.points)))
+        folders = self._stage(sweep, spec, jobs)
+        ids = {j.id for j in jobs}
+        self.jobs.submitting.update(ids)
+        try:
+            try:
+                self.store.insert_sweep(sweep, jobs)
+            except Conflict:
+                # The same idempotency key raced us: answer with the sweep that won.
+                winner = self.store.sweep_by_key(key) if key else None
+                if winner is None:
+                    raise
+                self._unstage(jobs)
+                return _same_request(winner, key or "", fingerprint), []
+            except BaseException:
+                self._unstage(jobs)
+                raise
+            self._submit(sweep, jobs, folders, sweep_created=True)
+        finally:
+            self.jobs.submitting.difference_update(ids)
+        return sweep, jobs
+
+    def _point_jobs(self, sweep: Sweep, spec: JobSpec, points: Any) -> list[Job]:
+        jobs = []
+        for i in points:
+            values = sweep.points[i]
+            label = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in values.items())
+            if len(label) > MAX_POINT_LABEL:
+                label = label[: MAX_POINT_LABEL - 1] + "…"
+            point_spec = replace(
+                spec,
+                parameters={**spec.parameters, **values},
+                name=f"{spec.name} ({label})"[:200],
+                idempotency_key=None,
+            )
+            job = self.jobs._new_job(point_spec, sweep.owner, "", uuid.uuid4().hex[:12])
+            job.sweep_id, job.point, job.collect = sweep.id, i, list(sweep.collect)
+            jobs.append(job)
+        return jobs
+
+    def _stage(self, sweep: Sweep, spec: JobSpec, jobs: list[Job]) -> list[Path]:
+        """Each point's snapshot in its own staging folder (what recovery and the monitor
+        expect). The first is staged as any job's; the others share its files as hard links
+        (inputs are not copied N times), each with its own params.json."""
+        root, staging = self.jobs.root_dir, self.jobs.staging_root
+        env = self.jobs.environments[spec.environment]
+        plan = input_plan(root, spec.notebook, spec.inputs, self.jobs.limits, env)
+        folders = [staging / j.id for j in jobs]
+        try:
+            stage(root, jobs[0], folders[0], plan=plan)
+            if sweep.collect:
+                (folders[0] / COLLECT_FILE).write_text(json.dumps(sweep.collect))
+            for job, folder in zip(jobs[1:], folders[1:], strict=True):
+                shutil.copytree(folders[0], folder, symlinks=True, copy_function=_link)
+                params = folder / "params.json"
+                params.unlink()  # a link to the first point's: replaced, not written through
+                params.write_text(json.dumps(job.parameters))
+        except BaseException:
+            self._unstage(jobs)
+            raise
+        return folders
+
+    def _unstage(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            shutil.rmtree(self.jobs.staging_root / job.id, ignore_errors=True)
+
+    def _submit(
+        self, sweep: Sweep, jobs: list[Job], folders: list[Path], sweep_created: bool
+    ) -> None:
+        """The stored points to the engine (one submission where the backend batches). On
+        failure nothing stays: not the jobs, not their snapshots (nor a new sweep)."""
+        backend = self.jobs.backends[sweep.backend]
+        try:
+            refs = backend.submit_many(jobs, folders, self.jobs.environments[sweep.environment])
+        except BaseException:
+            self.store.delete_jobs([j.id for j in jobs], sweep.id, drop_sweep=sweep_created)
+            self._unstage(jobs)
+            raise
+        for job, ref in zip(jobs, refs, strict=True):
+            job.engine_ref, job.message = ref, "submitted"
+        sweep.submissions += 1 if sweep.batch else len(jobs)
+        self.store.update_many(jobs)
+        self.store.update_sweep(sweep)
+
+    def _announce(self, sweep: Sweep, jobs: list[Job]) -> None:
+        self.jobs.generation[sweep.backend] += 1
+        for job in jobs:
+            self.jobs.emit(job, None)
+        self.jobs.wake()
+
+    # -- actions --------------------------------------------------------------------------
+    async def cancel(self, sweep_id: str) -> dict[str, Any]:
+        """Cancel every active point (one engine removal where the backend can)."""
+        sweep = self._get(sweep_id)
+        service = self.jobs
+        async with service.locks[sweep.backend]:
+            jobs = await to_thread.run_sync(self.store.sweep_jobs, sweep_id)
+            if any(j.id in service.submitting for j in jobs):
+                raise Conflict(
+                    f"sweep {sweep_id} is being submitted right now; cancel it in a moment"
+                )
+            active = [j for j in jobs if not j.state.final and j.id not in service.finishing]
+            if not active:
+                state = self.describe(sweep)["state"]
+                raise Conflict(
+                    f"cannot cancel sweep {sweep_id}: no point is active (it is {state})"
+                )
+            await to_thread.run_sync(service.backends[sweep.backend].cancel_many, active)
+            previous = {j.id: j.state for j in active}
+            now = time.time()
+            for job in active:
+                job.state, job.message, job.finished_at = (
+                    JobState.CANCELLED, "cancelled by the user (the whole sweep)", now
+                )  # fmt: skip
+            sweep.cancelled = True
+            await to_thread.run_sync(self._record_cancel, sweep, active)
+            service.generation[sweep.backend] += 1
+        for job in active:
+            service.live_tails.pop(job.id, None)
+            service.emit(job, previous[job.id])
+        return self.describe(sweep)
+
+    def _record_cancel(self, sweep: Sweep, jobs: list[Job]) -> None:
+        self.store.update_many(jobs)
+        self.store.update_sweep(sweep)
+        for job in jobs:
+            drop_staging(self.jobs.staging_root, job)
+
+    async def resubmit(self, sweep_id: str) -> dict[str, Any]:
+        """The failed and cancelled points again, as new jobs of the sweep (snapshots of the
+        notebook as it is now: fix it, then resubmit); each row shows its newest attempt."""
+        sweep, jobs = await to_thread.run_sync(self._resubmit, sweep_id)
+        self._announce(sweep, jobs)
+        return self.describe(sweep)
+
+    def _resubmit(self, sweep_id: str) -> tuple[Sweep, list[Job]]:
+        with self._resubmitting:
+            sweep = self._get(sweep_id)
+            latest = self.store.sweep_jobs(sweep_id)
+            again = sorted(
+                j.point for j in latest
+                if j.state in (JobState.FAILED, JobState.CANCELLED) and j.point is not None
+            )  # fmt: skip
+            if not again:
+                raise Conflict(f"sweep {sweep_id} has no failed or cancelled point to resubmit")
+            spec = self.jobs._parse(sweep.request)  # checked again: the notebook may be gone
+            jobs = self._point_jobs(sweep, spec, again)
+            folders = self._stage(sweep, spec, jobs)
+            ids = {j.id for j in jobs}
+            self.jobs.submitting.update(ids)
+            try:
+                sweep.cancelled = False
+                try:
+                    self.store.add_sweep_jobs(sweep, jobs)
+                except BaseException:
+                    self._unstage(jobs)
+                    raise
+                self._submit(sweep, jobs, folders, sweep_created=False)
+            finally:
+                self.jobs.submitting.difference_update(ids)
+            return sweep, jobs
+
+
+@dataclass
+class _Answer:
+    version: int  # the store's version of the sweep it was built at
+    results: dict[int, dict[str, Any]]  # point -> its newest job's row
+    shape: dict[str, Any]
+    text: str
+    csv: str | None = None
+
+
+def _sweep_state(counts: dict[str, int], cancelled: bool) -> str:
+    """pending (no point started) | running | completed | failed (done, a point failed) |
+    cancelled (done, the user cancelled the sweep, or a point)."""
+    active = counts["pending"] + counts["running"] + counts["held"]
+    final = counts["completed"] + counts["failed"] + counts["cancelled"]
+    if active == 0 and final >= counts["total"]:
+        if cancelled:
+            return "cancelled"
+        if counts["failed"]:
+            return "failed"
+        return "cancelled" if counts["cancelled"] else "completed"
+    return "running" if counts["running"] or final else "pending"
+
+
+def _labels(names: list[str], kind: str, taken: set[str]) -> dict[str, str]:
+    """Column labels, unique: a name taken already gets ' (<kind>)'."""
+    out: dict[str, str] = {}
+    for name in names:
+        label = name if name not in taken else f"{name} ({kind})"
+        taken.add(label)
+        out[name] = label
+    return out
+
+
+def _same_request(existing: Sweep, key: str, fingerprint: str) -> Sweep:
+    if existing.request_hash != fingerprint:
+        raise Unprocessable(
+            f"idempotency_key {key[:100]!r} was already used for a different request"
+            f" (sweep {existing.id}); use a new key for a new request"
+        )
+    return existing
+
+
+def _link(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
