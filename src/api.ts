@@ -48,7 +48,15 @@ export interface IJob {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
-  outputs: { folder?: string; notebook?: string | null; files?: string[] };
+  outputs: {
+    folder?: string;
+    notebook?: string | null;
+    files?: string[];
+    /** A failed job: the root-relative paths it lacked (add them to `inputs`). */
+    suggested_inputs?: string[];
+  };
+  /** The files and folders sent with the job (root-relative). */
+  inputs?: string[];
   /** List pages only: fields left out or cut to keep a page small (GET jobs/{id} has them). */
   truncated?: ('parameters' | 'outputs.files')[];
 }
@@ -144,7 +152,27 @@ export interface IJobRequest {
   resources?: IResources;
   environment?: string;
   name?: string;
+  /** Files and folders sent with the job (root-relative; folders recursively). */
+  inputs?: string[];
   idempotency_key?: string;
+}
+
+/**
+ * A file or folder the server found named in the notebook's code (`detected_inputs` of
+ * POST jobs/check and jobs/preview).
+ */
+export interface IDetectedInput {
+  /** Root-relative (absolute for one read in place). */
+  path: string;
+  kind: 'file' | 'folder';
+  bytes: number;
+  files: number;
+  /** Under a shared filesystem prefix of the environment: read there, never sent. */
+  in_place: boolean;
+  /** The (1-based) cell that first names it. */
+  cell?: number;
+  /** Why sending it would be refused, where it would. */
+  problem?: string;
 }
 
 /**
@@ -166,6 +194,8 @@ export interface IJobPreview {
   inputs: string[];
   /** The job a submission would return instead (same idempotency_key and body). */
   existing_job: string | null;
+  /** What the notebook's code reads, as the server found it. */
+  detected_inputs?: IDetectedInput[];
 }
 
 /**
@@ -182,6 +212,8 @@ export interface IJobCheck {
   matching?: { slots: number; gpus: number; gpus_free: number };
   /** Things worth knowing that do not stop the job (e.g. an unknown parameter). */
   warnings: string[];
+  /** What the notebook's code reads, as the server found it. */
+  detected_inputs?: IDetectedInput[];
 }
 
 export const FINAL_STATES: ReadonlySet<JobState> = new Set([

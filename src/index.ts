@@ -159,11 +159,16 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
         {
           backend: override.backend ?? defaults.backend,
           environment: override.environment ?? defaults.environment,
-          resources: { ...defaults.resources, ...override.resources }
+          resources: { ...defaults.resources, ...override.resources },
+          inputs: override.inputs,
+          suggestedInputs: override.suggestedInputs
         },
         name
       );
       form.variables = nb.variables;
+      form.inputs.selection = browser
+        ? () => Array.from(browser.selectedItems(), item => item.path)
+        : null;
       const dialog = new SubmitDialog(form, model);
       const result = await dialog.launch();
       if (result.button.accept && dialog.sweep) {
@@ -239,7 +244,10 @@ const submitPlugin: JupyterFrontEndPlugin<void> = {
           {
             backend: job.backend,
             environment: job.environment,
-            resources: job.resources
+            resources: job.resources,
+            inputs: job.inputs,
+            // A failed job that lacked files: offered pre-added, with a note saying why.
+            suggestedInputs: job.outputs?.suggested_inputs
           },
           job.name
         );

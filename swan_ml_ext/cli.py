@@ -68,11 +68,12 @@ def run(args: Any, client: SwanMLClient) -> int:
         # chosen backend's schema before the job is sent (the server checks them again)
         spec = submit_spec(args, args.notebook, client)
         to_server_paths(spec, client)
+        said = sys.stderr if args.json else out  # what is sent; stdout stays JSON with --json
         if args.dry_run:
-            result = dry_run(args, spec, client)
+            result = dry_run(args, spec, client, said)
             emit(result.data, result.text)
             return EXIT_OK
-        job = submit_checked(args, spec, client)  # refused unless --force if it cannot run
+        job = submit_checked(args, spec, client, said)  # refused unless --force if it cannot run
         if not args.wait:
             emit(job, f"submitted {progress_line(job)}")
             return EXIT_OK

@@ -12,9 +12,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, TextIO
 
 from .client import ClientError, SwanMLClient
+from .jobs.spec import human_bytes
 
 FINAL = {"completed", "failed", "cancelled"}
 STATE_COLOURS = {
@@ -25,7 +27,8 @@ STATE_COLOURS = {
 VERBS_HELP = """verbs:
   submit [NOTEBOOK] [options]   run a notebook on a backend (default: the current notebook);
                                 --dry-run shows what would go to the engine, submits nothing;
-                                a job no machine could ever run is refused unless --force
+                                a job no machine could ever run is refused unless --force;
+                                the files its code reads are sent too, unless --no-detect
   check [NOTEBOOK] [options]    could any machine run it (submit's options), and if not why
   sweep [NOTEBOOK] -p NAME=V1,V2 [-p NAME=range(3)] [--collect VAR] [--wait]
                                 the notebook over every combination; --wait: the results table
@@ -146,6 +149,12 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
         action="store_true",
         help="submit even when no machine of the pool could ever run the job (see check)",
     )
+    s.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="send only the --input paths, not the files and folders the notebook's code reads"
+        " (found by the server in its code cells; see check)",
+    )
     _job_options(verb("check", "could any machine ever run this job, and if not why"))
     from .sweep_commands import add_sweep_verb  # (it imports this module)
 
@@ -208,7 +217,9 @@ def _job_options(s: argparse.ArgumentParser) -> None:
         "--input",
         action="append",
         default=[],
-        help="extra file to ship (a path like NOTEBOOK's); repeatable",
+        metavar="PATH",
+        help="a file or folder to send with the job (a path like NOTEBOOK's: relative to the"
+        " current folder); repeatable",
     )
     s.add_argument("--name")
 
@@ -301,11 +312,22 @@ def check_dry_run(args: argparse.Namespace) -> None:
         raise UsageError("--dry-run submits nothing: there is nothing to --wait for")
 
 
-def dry_run(args: argparse.Namespace, spec: dict[str, Any], client: SwanMLClient) -> Output:
+def dry_run(
+    args: argparse.Namespace,
+    spec: dict[str, Any],
+    client: SwanMLClient,
+    out: TextIO | None = None,
+) -> Output:
     """`submit --dry-run`: the server's preview of the spec (POST jobs/preview: the same
-    checks as a submission, nothing submitted). Text: what would go to the engine."""
+    checks as a submission, nothing submitted). Text: what would go to the engine; with the
+    inputs detected in the notebook added as submit adds them (previewed again then), and
+    said on `out` (default stdout)."""
     check_dry_run(args)
     data = client.request("POST", "jobs/preview", spec)
+    added = add_detected(args, spec, data, client, out or sys.stdout)
+    if added:
+        data = client.request("POST", "jobs/preview", spec)
+    say_inputs(spec, added, client, out or sys.stdout)
     text = data["text"].rstrip("\n")
     if data.get("existing_job"):
         text += f"\n# submitting this again would return job {data['existing_job']}"
@@ -322,6 +344,7 @@ def format_check(data: dict[str, Any]) -> str:
         lines = [f"fits: {data['message']}" if data.get("message") else "fits"]
     else:
         lines = ["no machine could ever run it:", *(f"  {r}" for r in data.get("reasons") or [])]
+    lines += detected_lines(data.get("detected_inputs"))
     lines += [f"warning: {w}" for w in data.get("warnings") or []]
     return "\n".join(lines)
 
@@ -332,21 +355,164 @@ def check_job(spec: dict[str, Any], client: SwanMLClient) -> Output:
     return Output(data, format_check(data))
 
 
-def submit_checked(args: argparse.Namespace, spec: dict[str, Any], client: SwanMLClient) -> Any:
+def submit_checked(
+    args: argparse.Namespace,
+    spec: dict[str, Any],
+    client: SwanMLClient,
+    out: TextIO | None = None,
+) -> Any:
     """`submit`: POST jobs/check first (its warnings go to stderr); a job that no machine
-    could ever run is refused with the reasons (NotFeasible) unless --force, else submitted."""
-    if not getattr(args, "force", False):
+    could ever run is refused with the reasons (NotFeasible) unless --force; the inputs the
+    check detected in the notebook are added unless --no-detect (add_detected), what is sent
+    is said on `out` (default stdout); then submitted."""
+    force, detect = getattr(args, "force", False), not getattr(args, "no_detect", False)
+    data: dict[str, Any] = {"feasible": True}
+    if detect or not force:
         try:
             data = client.check(spec)
         except ClientError as e:
             if e.status != 404:  # a server without jobs/check: submit as before
                 raise
-            data = {"feasible": True}
         for warning in data.get("warnings") or []:
             print(f"warning: {warning}", file=sys.stderr)
-        if not data.get("feasible", True):
+        if not force and not data.get("feasible", True):
             raise NotFeasible(f"not submitted: {data.get('message')} (--force submits it anyway)")
-    return client.submit(spec)
+    added = add_detected(args, spec, data, client, out or sys.stdout)
+    say_inputs(spec, added, client, out or sys.stdout)
+    try:
+        return client.submit(spec)
+    except ClientError as e:
+        if not added or e.status not in (400, 413):
+            raise
+        paths = ", ".join(d["path"] for d in added)
+        raise ClientError(
+            f"{e.message} (sent because the notebook reads them: {paths};"
+            " --no-detect leaves them out)",
+            e.status,
+        ) from None
+
+
+# --- inputs: what the notebook reads, what travels with the job ----------------------------
+def _covered(path: str, inputs: list[str]) -> bool:
+    """`path` (root-relative) is one of `inputs` or lies in a folder among them."""
+    p = PurePosixPath(path)
+    return any(i == "." or PurePosixPath(i) == p or PurePosixPath(i) in p.parents for i in inputs)
+
+
+def detected_to_send(spec: dict[str, Any], detected: Any) -> list[dict[str, Any]]:
+    """The detected inputs (a check or preview answer's detected_inputs) that submit adds:
+    those to send (not read in place, no problem) that the spec's inputs do not send yet."""
+    given = list(spec.get("inputs") or [])
+    return [
+        d
+        for d in (detected if isinstance(detected, list) else [])
+        if isinstance(d, dict)
+        and isinstance(d.get("path"), str)
+        and not d.get("in_place")
+        and not d.get("problem")
+        and not _covered(d["path"], given)
+    ]
+
+
+def takes_inputs(client: SwanMLClient, backend: str | None) -> bool:
+    """The backend sends input files (its capabilities["inputs"], GET backends); a backend
+    the server does not list, or one that does not say, is left to the server."""
+    b = find_backend(client.backends(), backend)
+    return b is None or (b.get("capabilities") or {}).get("inputs", True) is not False
+
+
+def add_detected(
+    args: argparse.Namespace,
+    spec: dict[str, Any],
+    answer: dict[str, Any],
+    client: SwanMLClient,
+    out: TextIO,
+) -> list[dict[str, Any]]:
+    """Unless --no-detect: the inputs the server detected in the notebook (`answer`: POST
+    jobs/check or jobs/preview), added to spec["inputs"] and returned; none for a backend
+    that sends no input files (the check's warnings say so). What is read in place, and what
+    cannot be sent, is said on `out`."""
+    if getattr(args, "no_detect", False):
+        return []
+    detected = answer.get("detected_inputs") if isinstance(answer, dict) else None
+    for d in detected if isinstance(detected, list) else []:
+        if isinstance(d, dict) and d.get("in_place"):
+            print(f"read in place: {d.get('path')} (a shared filesystem; not sent)", file=out)
+        elif isinstance(d, dict) and d.get("problem"):
+            print(f"not sent: {d.get('path')}: {d['problem']}", file=out)
+    added = detected_to_send(spec, detected)
+    if not added or not takes_inputs(client, spec.get("backend")):
+        return []
+    spec["inputs"] = [*(spec.get("inputs") or []), *(d["path"] for d in added)]
+    return added
+
+
+def local_size(root: str, rel: str) -> tuple[bool, int]:
+    """(a folder?, its bytes) of a root-relative input as this machine sees it (the user's
+    --input; Jupyter's checkpoints left out, as the server leaves them out)."""
+    full = os.path.join(root, rel)
+    if not os.path.isdir(full):
+        try:
+            return False, os.stat(full).st_size
+        except OSError:
+            return False, 0
+    total = 0
+    for folder, dirs, files in os.walk(full, followlinks=True):
+        dirs[:] = [d for d in dirs if d != ".ipynb_checkpoints"]
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return True, total
+
+
+def inputs_line(spec: dict[str, Any], added: list[dict[str, Any]], root: Callable[[], str]) -> str:
+    """'sending 2 inputs (1.2 MB): ana/data/, cfg.yaml' ('' when nothing is sent): detected
+    ones sized by the server, the user's own here (`root`: the server's root folder)."""
+    inputs = [p for p in spec.get("inputs") or [] if isinstance(p, str)]
+    if not inputs:
+        return ""
+    known = {d["path"]: d for d in added}
+    names, total = [], 0
+    for rel in inputs:
+        d = known.get(rel)
+        folder, size = (
+            (d.get("kind") == "folder", int(d.get("bytes") or 0)) if d else local_size(root(), rel)
+        )
+        names.append(f"{rel}/" if folder else rel)
+        total += size
+    n = len(inputs)
+    return f"sending {n} input{'s' * (n != 1)} ({human_bytes(total)}): {', '.join(names)}"
+
+
+def say_inputs(
+    spec: dict[str, Any], added: list[dict[str, Any]], client: SwanMLClient, out: TextIO
+) -> None:
+    line = inputs_line(spec, added, client.root_dir)
+    if line:
+        print(line, file=out)
+
+
+def detected_lines(detected: Any) -> list[str]:
+    """A check answer's detected_inputs in lines (none: no line)."""
+    items = [d for d in (detected if isinstance(detected, list) else []) if isinstance(d, dict)]
+    if not items:
+        return []
+    lines = ["the notebook reads (submit sends these unless --no-detect):"]
+    for d in items:
+        cell = f"cell {d.get('cell')}"
+        if d.get("in_place"):
+            lines.append(f"  {d.get('path')}: read in place ({cell})")
+            continue
+        folder = d.get("kind") == "folder"
+        name = f"{d.get('path')}/" if folder else str(d.get("path"))
+        files = int(d.get("files") or 0)
+        size = human_bytes(int(d.get("bytes") or 0))
+        what = f"{files:,} file{'s' * (files != 1)}, {size}" if folder else size
+        problem = f" — not sent: {d['problem']}" if d.get("problem") else ""
+        lines.append(f"  {name}: {what} ({cell}){problem}")
+    return lines
 
 
 # --- backends as data: resource schema, capabilities, engine reference labels --------------
@@ -592,6 +758,11 @@ def format_job(job: dict[str, Any], backend: dict[str, Any] | None = None) -> st
     for key in ("parameters", "resources"):
         if job.get(key):
             lines.append(f"  {key}: {json.dumps(job[key])}")
+    if job.get("inputs"):
+        lines.append(f"  inputs: {', '.join(job['inputs'])}")
+    suggested = (job.get("outputs") or {}).get("suggested_inputs")
+    if suggested:
+        lines.append(f"  suggested inputs: {', '.join(suggested)} (the job failed without them)")
     engine = engine_text(job, backend)
     if engine:
         lines.append(f"  engine: {engine}")

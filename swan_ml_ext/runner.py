@@ -1,7 +1,7 @@
 """Runs one notebook on the worker (batch node, pod or driver). No server imports.
 
     python runner.py --notebook notebook.ipynb --parameters params.json --output output \
-        [--inputs inputs] [--kernel python3] [--job-id ID] [--environment NAME] \
+        [--inputs inputs [--move-inputs]] [--kernel python3] [--job-id ID] [--environment NAME] \
         [--setup-cell setup.py] [--collect names.json]
 
 Executes with papermill (typed parameters injected after the `parameters`-tagged cell by
@@ -13,6 +13,9 @@ job has an IO proxy and is silent elsewhere; `--reporter file --progress-file PA
 JSON file atomically (local processes). `--setup-cell FILE`: FILE's code runs first, as a cell
 tagged SETUP_TAG (kept in the output, not counted in the progress; e.g. Spark's session). On
 SIGTERM the kernels' process groups are killed (with a Spark JVM) before the runner exits.
+The inputs are copied into the working folder (`--workdir`), or moved with `--move-inputs` where
+`--inputs` is a throwaway copy (HTCondor's sandbox; never our staging folder): either way they
+keep their modification times, so the unchanged ones do not come back as created files.
 `--collect FILE` (a JSON list of variable names): once every cell ran, those variables are read
 from the same kernel (one silent request, not a cell: the notebook is not changed) into
 result.json's `collected` ({name: value}) and `collect_notes` ({name: why} for a missing name or
@@ -26,6 +29,7 @@ import argparse
 import ast
 import base64
 import contextlib
+import errno
 import inspect
 import json
 import os
@@ -192,6 +196,31 @@ class Tee:
         self.stream.flush()
 
 
+def place_inputs(inputs: Path, work: Path, move: bool = False) -> None:
+    """The inputs' files into the working folder, their layout and modification times kept
+    (what _files_snapshot compares): copied, or with `move` renamed (no second copy of the
+    data; `inputs` is left empty), copying only across filesystems."""
+    if not move:
+        shutil.copytree(inputs, work, dirs_exist_ok=True)
+        return
+    for entry in os.scandir(inputs):
+        target = work / entry.name
+        if entry.is_dir(follow_symlinks=False) and target.is_dir():
+            place_inputs(Path(entry.path), target, move=True)  # merge into what is there
+            continue
+        try:
+            os.rename(entry.path, target)
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise
+            if entry.is_dir(follow_symlinks=False):
+                shutil.copytree(entry.path, target, symlinks=True)
+                shutil.rmtree(entry.path)
+            else:
+                shutil.copy2(entry.path, target, follow_symlinks=False)
+                os.unlink(entry.path)
+
+
 def _files_snapshot(root: Path) -> dict[str, float]:
     return {
         p.relative_to(root).as_posix(): p.stat().st_mtime for p in root.rglob("*") if p.is_file()
@@ -220,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parameters", required=True)
     ap.add_argument("--output", required=True)
     ap.add_argument("--inputs", default=None)
+    ap.add_argument(
+        "--move-inputs",
+        action="store_true",
+        help="move the inputs into the working folder instead of copying them (--inputs is a"
+        " throwaway copy, e.g. HTCondor's sandbox)",
+    )
     ap.add_argument("--kernel", default=None)
     ap.add_argument("--job-id", default="")
     ap.add_argument("--environment", default="")
@@ -243,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     if args.inputs and Path(args.inputs).is_dir():
-        shutil.copytree(args.inputs, work, dirs_exist_ok=True)
+        place_inputs(Path(args.inputs), work, move=args.move_inputs)
     before = _files_snapshot(work)
     params = json.loads(Path(args.parameters).read_text())
     reporter = make_reporter(args.reporter, args.progress_file)

@@ -10,6 +10,7 @@ import {
 } from '../api';
 import { filterJobs, IJobFilter, jobDuration } from '../model';
 import { formatResources } from '../resources';
+import { formatInputs } from '../submit/inputsList';
 import { groupSweeps, MonitorItem } from '../sweep/group';
 import { SweepRow } from '../sweep/sweepRow';
 import { IJobsModel, JobAction } from '../tokens';
@@ -324,6 +325,7 @@ function Detail(props: {
     ['Created', new Date(job.created_at).toLocaleString()],
     ['Resources', formatResources(job.resources, backend?.resource_schema)],
     ['Parameters', formatParameters(job)],
+    ['Inputs', formatInputs(job)],
     ['Engine', formatEngine(job, backend?.engine_ref_labels)]
   ];
   return (

@@ -1,5 +1,5 @@
 import { Dialog } from '@jupyterlab/apputils';
-import { ServerConnection } from '@jupyterlab/services';
+import { ContentsManager, ServerConnection } from '@jupyterlab/services';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
@@ -39,6 +39,8 @@ import {
   PoolGpus,
   suggestGpuMemory
 } from './gpuFit';
+import { contentsFiles, IInputFiles, InputsModel } from './inputs';
+import { InputsNotes, InputsSection } from './inputsList';
 import { ResourceForm } from './resourceForm';
 import { FormErrors, nameError, validateParameters } from './validate';
 
@@ -50,6 +52,9 @@ export interface ISubmitDefaults {
    * a field the chosen backend does not have is ignored.
    */
   resources?: IResources;
+  /** Inputs to send (a resubmitted job's), and ones a failed job lacked (noted as such). */
+  inputs?: string[];
+  suggestedInputs?: string[];
 }
 
 /** What the submit form edits besides the resources (parameters as typed text). */
@@ -124,6 +129,9 @@ export class SubmitForm extends ReactWidget {
       params: params.map(p => ({ ...p }))
     };
     this.sweep = initialSweep(params);
+    this.inputs = new InputsModel(notebook);
+    this.inputs.preset(defaults.inputs, defaults.suggestedInputs);
+    this.inputs.changed.connect((_, { sent }) => sent && this.changed());
     this._preferred = { ...defaults.resources };
     this.resources = this.backend
       ? initialResources(this.backend.resource_schema, this._preferred)
@@ -137,6 +145,8 @@ export class SubmitForm extends ReactWidget {
   variables: string[] = [];
   /** The chosen backend's resource values, as the form holds them. */
   resources: IResources;
+  /** Files sent with the job: detected by the server, edited by the user. */
+  readonly inputs: InputsModel;
   errors: FormErrors = {};
   /** Resource errors found by the last check, by field. */
   resourceErrors: Record<string, string> = {};
@@ -166,6 +176,9 @@ export class SubmitForm extends ReactWidget {
     this._fit?.dispose();
     this._fit = check ? new FitChecker(check, SubmitForm.checkDelay) : null;
     this._fit?.changed.connect(() => this.update());
+    this._fit?.changed.connect((_, s) =>
+      this.inputs.setDetected(s.answer?.detected_inputs)
+    );
   }
 
   /** The pool fit of the current values (null: not checked). */
@@ -240,6 +253,7 @@ export class SubmitForm extends ReactWidget {
       if (seq === this._previewSeq) {
         this.preview = preview;
         this.serverError = '';
+        this.inputs.setDetected(preview.detected_inputs);
       }
     } catch (reason: any) {
       if (seq === this._previewSeq) {
@@ -342,7 +356,12 @@ export class SubmitForm extends ReactWidget {
             environment: this.values.environment,
             name: this.values.name.trim() || undefined,
             parameters,
-            resources: requestResources(this.resources)
+            resources: requestResources(this.resources),
+            // a backend that sends no files (capabilities.inputs false) gets none
+            inputs:
+              backend.capabilities.inputs === false
+                ? undefined
+                : this.inputs.request()
           };
     return { request, errors, resourceErrors };
   }
@@ -380,6 +399,7 @@ export class SubmitForm extends ReactWidget {
         <p className="jp-SwanML-notebook">
           Notebook: <code>{this.notebook}</code>
         </p>
+        <InputsNotes model={this.inputs} />
         <div className="jp-SwanML-row">
           <div className="jp-SwanML-field">
             <label htmlFor="swan-backend">Backend</label>
@@ -487,6 +507,10 @@ export class SubmitForm extends ReactWidget {
             ?.replace(/\.ipynb$/, '')}
           onChange={x => this.set('name', x)}
         />
+        <InputsSection
+          model={this.inputs}
+          backend={backend?.capabilities.inputs === false ? backend : null}
+        />
         {this.previewer && this.renderPreview(backend)}
         {this.serverError && (
           <p className="jp-SwanML-error" role="alert">
@@ -589,6 +613,10 @@ export class SubmitDialog extends Dialog<IJob | null> {
       options.gpu === undefined
         ? () => lookupKernelGpu(form.notebook, settings)
         : options.gpu;
+    form.inputs.files =
+      options.files === undefined
+        ? contentsFiles(new ContentsManager({ serverSettings: settings }))
+        : options.files;
     form.poolFit?.changed.connect(() =>
       labelSubmit(this.node, !!form.poolFit?.infeasible)
     );
@@ -645,5 +673,7 @@ export namespace SubmitDialog {
     check?: ((request: IJobRequest) => Promise<IJobCheck>) | null;
     /** Finds the kernel's peak GPU memory (default `GET gpu`; null: no suggestion). */
     gpu?: (() => Promise<IGpuLookup>) | null;
+    /** Sizes and listings for the inputs (default: the contents API; null: none). */
+    files?: IInputFiles | null;
   }
 }

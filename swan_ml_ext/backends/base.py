@@ -85,6 +85,8 @@ class Backend(LoggingConfigurable):
         "progress": False,
         # submit_many hands a sweep's points to the engine in one submission
         "batch_submit": False,
+        # the job's `inputs` (files and folders) reach its working folder
+        "inputs": True,
     }
     # How to show engine_ref: (key, label) in order; keys without a label are not shown.
     engine_ref_labels: ClassVar[list[tuple[str, str]]] = []

@@ -35,6 +35,7 @@ def write_wrapper(job: Job, staged: Path, env: Environment) -> None:
         "output",
         "--inputs",
         "inputs",
+        "--move-inputs",  # inputs/ is the sandbox's own copy: moved, not copied again
         "--kernel",
         job.kernel_name,
         "--job-id",

@@ -17,6 +17,7 @@ from typing import Any
 from anyio import to_thread
 
 from ..backends.base import Backend, Logs
+from .detect import detect_inputs
 from .files import last_lines, read_tail
 from .model import (
     Conflict,
@@ -279,6 +280,7 @@ class JobService(EngineUpdates):
             "kernel_name": job.kernel_name,
             "inputs": job.inputs,
             "existing_job": existing.id if existing is not None else None,
+            "detected_inputs": self._detected(job.notebook, None, job.environment),
         }
 
     # -- check --------------------------------------------------------------------------
@@ -294,13 +296,48 @@ class JobService(EngineUpdates):
         spec = self._parse(body)
         fit = self.backends[spec.backend].fit(spec.resources)
         notebook = read_notebook(self.root_dir / spec.notebook, spec.notebook)
+        detected = self._detected(spec.notebook, notebook, spec.environment)
+        warnings = parameter_warnings(notebook, spec.parameters)
+        sendable = [d["path"] for d in detected if not d["in_place"]]
+        if sendable and not self.backends[spec.backend].capabilities.get("inputs", True):
+            warnings.append(
+                f"the notebook reads {', '.join(sendable[:5])}{' …' * (len(sendable) > 5)},"
+                f" but the {spec.backend} backend sends no input files: read them from a shared"
+                " filesystem, or use a backend that sends inputs"
+            )
         return {
             "feasible": bool(fit.get("feasible", True)),
             "message": str(fit.get("message") or ""),
             "reasons": [str(r) for r in fit.get("reasons") or []],
             "matching": fit.get("matching"),
-            "warnings": parameter_warnings(notebook, spec.parameters),
+            "warnings": warnings,
+            "detected_inputs": detected,
         }
+
+    def _detected(
+        self, notebook_rel: str, notebook: dict[str, Any] | None, environment: str
+    ) -> list[dict[str, Any]]:
+        """What the notebook's code reads (jobs/detect.py), proposed as inputs by check and
+        preview: never the jobs' output folder, nor the staging folder when it lies under
+        the root. A nicety: when it fails, the answer proposes nothing."""
+        try:
+            if notebook is None:
+                notebook = read_notebook(self.root_dir / notebook_rel, notebook_rel)
+            exclude = [self.output_dir] if self.output_dir else []
+            staging = self.staging_root.resolve()
+            if self.root_dir in staging.parents:
+                exclude.append(staging.relative_to(self.root_dir).as_posix())
+            return detect_inputs(
+                self.root_dir,
+                notebook_rel,
+                notebook,
+                self.environments[environment].shared_prefixes,
+                max_files=self.limits.max_inputs_files,
+                exclude=exclude,
+            )
+        except Exception as e:  # the check's and the preview's answers stand without it
+            self.log.warning("swan-ml: detecting the inputs of %s failed: %s", notebook_rel, e)
+            return []
 
     def _discard(self, job_id: str) -> None:
         self.store.delete(job_id)

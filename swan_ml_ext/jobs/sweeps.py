@@ -40,14 +40,12 @@ from .service import JobService
 from .spec import check_json, input_plan, read_notebook
 from .submission import body_fingerprint
 from .sweep import parse_sweep, to_csv
+from .sweep_rows import results_table, sweep_state
 from .workspace import drop_staging, stage
 
 # Fields of POST sweeps beyond a job's body.
 SWEEP_FIELDS = ("sweep", "collect")
 STATES = ("pending", "running", "held", "completed", "failed", "cancelled")
-# The table's own columns; a parameter or collected variable with one of these names gets
-# " (parameter)" / " (collected)" in its column's label.
-RESERVED = ("point", "state", "job_id", "notebook", "message")
 MAX_POINT_LABEL = 120  # characters of a point's values in its job's name
 CACHED_SWEEPS = 16  # sweeps whose REST answer is kept while they do not change
 
@@ -137,10 +135,8 @@ class SweepService:
         self, sweep: Sweep, results: dict[int, dict[str, Any]] | None = None
     ) -> dict[str, Any]:
         """The REST shape of a sweep, with its table: one row per point, from its newest
-        job's row in the store (`results`: those rows, when read already). The table follows
-        jobs.sweep.sweep_table's rules, with the contract's columns and rows keyed by label:
-        collected values only for a completed point, a completed point's collect notes as
-        its message when it has none."""
+        job's row in the store (`results`: those rows, when read already); see
+        sweep_rows.results_table."""
         if results is None:
             results = self.store.sweep_results(sweep.id)
         found: dict[str, Any] = {}
@@ -148,44 +144,14 @@ class SweepService:
             found[r["state"]] = found.get(r["state"], 0) + 1
             if r.get("finished_at"):
                 found["finished_at"] = max(found.get("finished_at") or 0, r["finished_at"])
-        params = _labels(sweep.keys, "parameter", set(RESERVED))
-        collected = _labels(sweep.collect, "collected", set(RESERVED) | set(params.values()))
-        columns = ["point", *params.values(), "state", *collected.values(), "job_id"]
-        columns += ["notebook", "message"]
-        info = [{"label": "point", "name": "point", "kind": "point"}]
-        info += [{"label": v, "name": k, "kind": "parameter"} for k, v in params.items()]
-        info.append({"label": "state", "name": "state", "kind": "state"})
-        info += [{"label": v, "name": k, "kind": "collected"} for k, v in collected.items()]
-        info += [{"label": n, "name": n, "kind": n} for n in ("job_id", "notebook", "message")]
-        p_items, c_items = list(params.items()), list(collected.items())
-        rows = []
-        for i, point in enumerate(sweep.points):
-            r = results.get(i) or {}
-            state = r.get("state")
-            values = (r.get("collected") or {}) if state == "completed" else {}
-            message = r.get("message") or ""
-            notes = r.get("collect_notes")
-            if state == "completed" and not message and notes:
-                message = "; ".join(f"{k}: {v}" for k, v in notes.items())
-            row: dict[str, Any] = {"point": i}
-            for name, label in p_items:
-                row[label] = point.get(name)
-            row["state"] = state
-            for name, label in c_items:
-                row[label] = values.get(name)
-            row["job_id"], row["notebook"], row["message"] = (
-                r.get("job"),
-                r.get("notebook"),
-                message,
-            )
-            rows.append(row)
+        columns, info, rows = results_table(sweep, results)
         summary = self._summary(sweep, found)
         return {**summary, "columns": columns, "column_info": info, "rows": rows}
 
     def _summary(self, sweep: Sweep, found: dict[str, Any]) -> dict[str, Any]:
         total = len(sweep.points)
         counts = {"total": total, **{s: int(found.get(s, 0)) for s in STATES}}
-        state = _sweep_state(counts, sweep.cancelled)
+        state = sweep_state(counts, sweep.cancelled)
         done = state in ("completed", "failed", "cancelled")
         return {
             "id": sweep.id,
@@ -426,30 +392,6 @@ class _Answer:
     shape: dict[str, Any]
     text: str
     csv: str | None = None
-
-
-def _sweep_state(counts: dict[str, int], cancelled: bool) -> str:
-    """pending (no point started) | running | completed | failed (done, a point failed) |
-    cancelled (done, the user cancelled the sweep, or a point)."""
-    active = counts["pending"] + counts["running"] + counts["held"]
-    final = counts["completed"] + counts["failed"] + counts["cancelled"]
-    if active == 0 and final >= counts["total"]:
-        if cancelled:
-            return "cancelled"
-        if counts["failed"]:
-            return "failed"
-        return "cancelled" if counts["cancelled"] else "completed"
-    return "running" if counts["running"] or final else "pending"
-
-
-def _labels(names: list[str], kind: str, taken: set[str]) -> dict[str, str]:
-    """Column labels, unique: a name taken already gets ' (<kind>)'."""
-    out: dict[str, str] = {}
-    for name in names:
-        label = name if name not in taken else f"{name} ({kind})"
-        taken.add(label)
-        out[name] = label
-    return out
 
 
 def _same_request(existing: Sweep, key: str, fingerprint: str) -> Sweep:

@@ -45,6 +45,7 @@ class KubeflowBackend(Backend):
         "progress": True,
         "gpus": True,
         "gpu_constraints": False,
+        "inputs": False,  # a run gets the notebook and its parameters only (_refuse_inputs)
     }
     engine_ref_labels: ClassVar[list[tuple[str, str]]] = [
         ("run_id", "run"),
