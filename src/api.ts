@@ -24,6 +24,29 @@ export async function requestAPI<T>(
   return data as T;
 }
 
+/**
+ * A file the server extension serves (e.g. a CSV), fetched like every other call (the
+ * settings' token header, not only the page's cookie) and handed back as a Blob.
+ */
+export async function requestFile(
+  endPoint: string,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<Blob> {
+  const url = URLExt.join(settings.baseUrl, 'swan-ml-ext', endPoint);
+  const response = await ServerConnection.makeRequest(url, {}, settings);
+  if (!response.ok) {
+    const text = await response.text();
+    let message = text;
+    try {
+      message = JSON.parse(text)?.message ?? text;
+    } catch (error) {
+      // not JSON: the text says why
+    }
+    throw new ServerConnection.ResponseError(response, message);
+  }
+  return response.blob();
+}
+
 export type JobState =
   'pending' | 'running' | 'held' | 'completed' | 'failed' | 'cancelled';
 
@@ -57,8 +80,21 @@ export interface IJob {
   };
   /** The files and folders sent with the job (root-relative). */
   inputs?: string[];
+  /** The sweep this job is a point of (null for a plain job). */
+  sweep?: IJobSweepRef | null;
+  /**
+   * A sweep point's notebook variables brought back once it finished (by name; null or
+   * absent before, and for a plain job).
+   */
+  collected?: Record<string, unknown> | null;
   /** List pages only: fields left out or cut to keep a page small (GET jobs/{id} has them). */
-  truncated?: ('parameters' | 'outputs.files')[];
+  truncated?: ('parameters' | 'outputs.files' | 'collected')[];
+}
+
+/** Which sweep a job is a point of, and which point (0-based, in the sweep's order). */
+export interface IJobSweepRef {
+  id: string;
+  point: number;
 }
 
 export interface IJobList {
@@ -204,12 +240,15 @@ export interface IJobPreview {
  */
 export interface IJobCheck {
   feasible: boolean;
-  /** Feasible: what will happen ("3 GPUs match (2 free now)"); infeasible: the first reason. */
+  /**
+   * Feasible: what will happen ("3 GPUs match (2 free now)"); infeasible: every reason,
+   * joined by " · " (as `reasons` lists them).
+   */
   message: string;
   /** Infeasible: every requirement no machine meets, in words. */
   reasons: string[];
-  /** What matches the request in the pool (absent for a backend without machine ads). */
-  matching?: { slots: number; gpus: number; gpus_free: number };
+  /** What matches the request in the pool (null or absent for a backend without machine ads). */
+  matching?: { slots: number; gpus: number; gpus_free: number } | null;
   /** Things worth knowing that do not stop the job (e.g. an unknown parameter). */
   warnings: string[];
   /** What the notebook's code reads, as the server found it. */

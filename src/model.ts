@@ -23,19 +23,30 @@ export interface IJobFilter {
   text: string;
 }
 
+/**
+ * Whether a job matches a filter; `text` is the filter's text trimmed and lower-cased (once
+ * for a whole list).
+ */
+export function jobMatches(
+  j: IJob,
+  filter: IJobFilter,
+  text = filter.text.trim().toLowerCase()
+): boolean {
+  return (
+    (!filter.state || j.state === filter.state) &&
+    (!filter.backend || j.backend === filter.backend) &&
+    (!text ||
+      j.name.toLowerCase().includes(text) ||
+      j.notebook.toLowerCase().includes(text) ||
+      j.id.includes(text) ||
+      j.message.toLowerCase().includes(text))
+  );
+}
+
 /** Jobs matching a filter, in the given (newest first) order. */
 export function filterJobs(jobs: readonly IJob[], filter: IJobFilter): IJob[] {
   const text = filter.text.trim().toLowerCase();
-  return jobs.filter(
-    j =>
-      (!filter.state || j.state === filter.state) &&
-      (!filter.backend || j.backend === filter.backend) &&
-      (!text ||
-        j.name.toLowerCase().includes(text) ||
-        j.notebook.toLowerCase().includes(text) ||
-        j.id.includes(text) ||
-        j.message.toLowerCase().includes(text))
-  );
+  return jobs.filter(j => jobMatches(j, filter, text));
 }
 
 /** "1 h 02 min", "3 min 05 s", "12 s". */

@@ -1,3 +1,4 @@
+import type { ServerConnection } from '@jupyterlab/services';
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
@@ -32,6 +33,8 @@ export interface IJobLogs {
  * the job monitor and the notifications use only this interface.
  */
 export interface IJobsModel {
+  /** Where the server is: every call of the model (and of the dialogs it opens) goes there. */
+  readonly serverSettings: ServerConnection.ISettings;
   /** All loaded jobs, newest first. */
   readonly jobs: readonly IJob[];
   /** What `GET backends` said last (null before the first answer). */

@@ -156,6 +156,12 @@ class SwanMLApp(ExtensionApp):
         lengths, or the number of explicit points. Above it the sweep is refused (400) with
         its count; each point is a job.""",
     ).tag(config=True)
+    max_sweep_parameters_bytes = Int(
+        64 * 1024**2,
+        help="""Largest total of a parameter sweep's parameters, all points together, measured
+        as JSON (413 above, with the total): each point's job stores its own, so a large value
+        in `parameters` counts once per point; large data belongs in an input file.""",
+    ).tag(config=True)
     max_inputs_bytes = Int(
         1024**3,
         help="""Largest total size of the files a job's `inputs` send (folders counted
@@ -338,7 +344,11 @@ class SwanMLApp(ExtensionApp):
             interval=self.gpu_sample_interval,
             log=self.log,
         )
-        self.sweeps = SweepService(self.service, max_points=self.max_sweep_points)
+        self.sweeps = SweepService(
+            self.service,
+            max_points=self.max_sweep_points,
+            max_total_bytes=self.max_sweep_parameters_bytes,
+        )
         self.settings.update(
             {
                 "swan_ml_ext_service": self.service,

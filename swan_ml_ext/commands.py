@@ -136,7 +136,7 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
         return sub.add_parser(name, help=help, parents=[parent])
 
     s = verb("submit", "run a notebook on a backend")
-    _job_options(s)
+    job_options(s)
     s.add_argument("--wait", action="store_true", help="follow the job until it ends")
     s.add_argument(
         "--dry-run",
@@ -155,7 +155,7 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
         help="send only the --input paths, not the files and folders the notebook's code reads"
         " (found by the server in its code cells; see check)",
     )
-    _job_options(verb("check", "could any machine ever run this job, and if not why"))
+    job_options(verb("check", "could any machine ever run this job, and if not why"))
     from .sweep_commands import add_sweep_verb  # (it imports this module)
 
     add_sweep_verb(verb("sweep", "run a notebook over a grid of parameters"))
@@ -178,8 +178,11 @@ def build_parser(prog: str, *, with_pool: bool = False) -> _Parser:
     return p
 
 
-def _job_options(s: argparse.ArgumentParser) -> None:
-    """What describes a job: the options of submit and check."""
+def job_options(
+    s: argparse.ArgumentParser,
+    param_help: str = "typed parameter (ints, floats, bools, JSON); repeatable",
+) -> None:
+    """What describes a job: the options of submit, check and sweep (whose -p says more)."""
     s.add_argument(
         "notebook",
         nargs="?",
@@ -211,7 +214,7 @@ def _job_options(s: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="typed parameter (ints, floats, bools, JSON); repeatable",
+        help=param_help,
     )
     s.add_argument(
         "--input",
@@ -360,11 +363,13 @@ def submit_checked(
     spec: dict[str, Any],
     client: SwanMLClient,
     out: TextIO | None = None,
+    send: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Any:
     """`submit`: POST jobs/check first (its warnings go to stderr); a job that no machine
     could ever run is refused with the reasons (NotFeasible) unless --force; the inputs the
     check detected in the notebook are added unless --no-detect (add_detected), what is sent
-    is said on `out` (default stdout); then submitted."""
+    is said on `out` (default stdout); then submitted (`send`, default client.submit: `sweep`
+    posts a sweep of this job)."""
     force, detect = getattr(args, "force", False), not getattr(args, "no_detect", False)
     data: dict[str, Any] = {"feasible": True}
     if detect or not force:
@@ -380,7 +385,7 @@ def submit_checked(
     added = add_detected(args, spec, data, client, out or sys.stdout)
     say_inputs(spec, added, client, out or sys.stdout)
     try:
-        return client.submit(spec)
+        return (send or client.submit)(spec)
     except ClientError as e:
         if not added or e.status not in (400, 413):
             raise

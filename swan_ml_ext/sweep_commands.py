@@ -1,7 +1,10 @@
 """`swan-ml sweep` and `%swan sweep`: a notebook over a grid of parameters, from a terminal or
 a cell; with --wait, the results table (HTML in Lab, text elsewhere; a pandas DataFrame from the
 magic when pandas is importable). A thin REST client like the other verbs (POST and GET
-swan-ml-ext/sweeps); the grid syntax is jobs/sweep.py's:
+swan-ml-ext/sweeps); the grid syntax is jobs/sweep.py's. Submitted as `submit` submits a job
+(commands.submit_checked): the job part checked first (POST jobs/check: a sweep no machine could
+run is refused unless --force) and the files the notebook reads sent with it unless --no-detect.
+
 
     %swan sweep train.ipynb -p lr=0.01,0.02,0.05 -p seed=range(3) --collect val_loss --wait
 """
@@ -11,12 +14,21 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from .client import SwanMLClient
-from .commands import STATE_COLOURS, UsageError, _job_options, parse_value, submit_spec
+from .commands import (
+    STATE_COLOURS,
+    UsageError,
+    job_options,
+    parse_value,
+    submit_checked,
+    submit_spec,
+    to_server_paths,
+)
 from .jobs.model import SwanMLError
 from .jobs.sweep import grid_from_options, parse_collect
 
@@ -26,19 +38,18 @@ CELL_CHARS = 40  # a text table's cell is cut to this
 # Values one -p may list here (a range included); the server's own limit on points
 # (SwanMLApp.max_sweep_points) is checked by the server.
 CLIENT_MAX_VALUES = 100_000
+SWEEP_FIELDS = ("sweep", "collect")  # what POST sweeps takes beyond a job's body
 
 
 def add_sweep_verb(parser: argparse.ArgumentParser) -> None:
     """The options of `sweep`: a job's (NOTEBOOK, resources, --env, --name, --input), -p as a
-    grid, --collect, --wait."""
-    _job_options(parser)
-    for action in parser._actions:
-        if action.dest == "param":
-            action.help = (
-                "NAME=V1,V2,... or NAME=range(a[,b[,c]]): the values of one swept parameter"
-                " (typed like submit's -p; a single value: the same for every point);"
-                " repeatable: the points are every combination"
-            )
+    grid, --collect, --wait, and submit's --force and --no-detect."""
+    job_options(
+        parser,
+        param_help="NAME=V1,V2,... or NAME=range(a[,b[,c]]): the values of one swept parameter"
+        " (typed like submit's -p; a single value: the same for every point); repeatable: the"
+        " points are every combination",
+    )
     parser.add_argument(
         "--collect",
         action="append",
@@ -48,6 +59,17 @@ def add_sweep_verb(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wait", action="store_true", help="follow the sweep until every point ended"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="submit even when no machine of the pool could ever run a point (see check)",
+    )
+    parser.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="send only the --input paths, not the files and folders the notebook's code reads"
+        " (found by the server in its code cells; see check)",
     )
 
 
@@ -66,6 +88,25 @@ def sweep_spec(args: argparse.Namespace, notebook: str, client: SwanMLClient) ->
     if collect:
         spec["collect"] = collect
     return spec
+
+
+def post_sweep(
+    args: argparse.Namespace,
+    spec: dict[str, Any],
+    client: SwanMLClient,
+    out: TextIO | None = None,
+) -> dict[str, Any]:
+    """POST sweeps with the body of a `sweep` line (paths already the server's), as `submit`
+    posts a job: its job part checked first (a sweep no point of which could ever run is
+    refused unless --force), the inputs the notebook reads added unless --no-detect, what is
+    sent said on `out` (commands.submit_checked); then the sweep."""
+    job = {k: v for k, v in spec.items() if k not in SWEEP_FIELDS}
+    extra = {k: spec[k] for k in SWEEP_FIELDS if k in spec}
+
+    def send(body: dict[str, Any]) -> dict[str, Any]:
+        return client.request("POST", "sweeps", {**body, **extra})
+
+    return submit_checked(args, job, client, out, send=send)
 
 
 def submitted_line(sweep: dict[str, Any]) -> str:
@@ -153,13 +194,11 @@ def dataframe(sweep: dict[str, Any]) -> Any:
 
 def cli_sweep(args: argparse.Namespace, client: SwanMLClient, out: TextIO) -> int:
     """`swan-ml sweep`: 0 when submitted (or, with --wait, when every point completed)."""
-    from .commands import to_server_paths
-
     if not args.notebook:
         raise UsageError("sweep needs a NOTEBOOK path (relative to the current folder)")
     spec = sweep_spec(args, args.notebook, client)
     to_server_paths(spec, client)
-    sweep = client.request("POST", "sweeps", spec)
+    sweep = post_sweep(args, spec, client, sys.stderr if args.json else out)
     if not args.json:
         print(f"submitted {submitted_line(sweep)}", file=out)
         for warning in sweep.get("warnings") or []:
@@ -186,15 +225,13 @@ def magic_sweep(
     """`%swan sweep`: NOTEBOOK (relative to the kernel's folder), else this kernel's own.
     With --wait the last value is the table (a DataFrame when pandas is importable: Lab
     renders it as HTML; without pandas our own HTML/text table is displayed)."""
-    from .commands import to_server_paths
-
     spec = sweep_spec(args, args.notebook or "", client)
     if args.notebook:
         to_server_paths(spec, client)
     else:
         to_server_paths(spec, client, notebook=False)
         spec["notebook"] = current_notebook()
-    sweep = client.request("POST", "sweeps", spec)
+    sweep = post_sweep(args, spec, client)
     for warning in sweep.get("warnings") or []:
         print(f"swan: warning: {warning}")
     if not args.wait:

@@ -113,7 +113,7 @@ class Api:
         template = "/" + path
         if template not in OPENAPI["paths"]:
             template = "/" + "/".join(
-                "{id}" if i == 1 and path.startswith("jobs/") else part
+                "{id}" if i == 1 and path.startswith(("jobs/", "sweeps/")) else part
                 for i, part in enumerate(path.split("/"))
             )
         conforms(method, template, status, data)

@@ -1,4 +1,5 @@
-"""Parameter sweeps, the pure part (jobs/sweep.py): no server, no engine."""
+"""Parameter sweeps, the pure part (jobs/sweep.py, the table of jobs/sweep_rows.py): no server,
+no engine."""
 
 from __future__ import annotations
 
@@ -10,15 +11,10 @@ from typing import Any
 import pytest
 
 from swan_ml_ext.commands import UsageError, parse_value
-from swan_ml_ext.jobs.model import InvalidRequest, TooLarge
-from swan_ml_ext.jobs.sweep import (
-    Sweep,
-    grid_from_options,
-    parse_collect,
-    parse_sweep,
-    sweep_table,
-    to_csv,
-)
+from swan_ml_ext.jobs.model import InvalidRequest, Sweep, TooLarge
+from swan_ml_ext.jobs.spec import human_bytes
+from swan_ml_ext.jobs.sweep import grid_from_options, parse_collect, parse_sweep, to_csv
+from swan_ml_ext.jobs.sweep_rows import results_table, sweep_state
 
 
 def test_a_grid_is_the_cartesian_product_first_key_slowest() -> None:
@@ -37,13 +33,6 @@ def test_a_grid_is_the_cartesian_product_first_key_slowest() -> None:
     ]
     assert sweep.collect == ["val_loss"]
     assert sweep.grid == {"lr": [0.01, 0.02], "seed": [1, 2, 3]}
-    assert sweep.to_json() == {
-        "keys": ["lr", "seed"],
-        "points": sweep.points,
-        "collect": ["val_loss"],
-        "grid": sweep.grid,
-    }
-    assert Sweep.from_json(json.loads(json.dumps(sweep.to_json()))) == sweep
 
 
 def test_values_keep_their_json_types_and_fixed_parameters_join_every_point() -> None:
@@ -263,84 +252,123 @@ def test_the_value_parsers_own_errors_pass_through() -> None:
         grid_from_options(["lr=1,NaN"], parse_value)
 
 
-# The results table and its CSV
+def test_all_points_parameters_together_must_fit_their_limit() -> None:
+    # Given: a fixed value each point carries, 4 points
+    fixed = {"blob": "x" * 1000}
+    grid = {"a": [1, 2], "b": ["p", "q"]}
+    total = sum(len(json.dumps({**fixed, "a": a, "b": b})) for a in (1, 2) for b in ("p", "q"))
+
+    # When / Then: exactly the total passes, a byte less is TooLarge (413) saying both
+    assert len(parse_sweep(grid, fixed=fixed, max_total_bytes=total).points) == 4
+    with pytest.raises(TooLarge) as e:
+        parse_sweep(grid, fixed=fixed, max_total_bytes=total - 1)
+    assert e.value.message.startswith(f"the sweep's parameters are {human_bytes(total)} as JSON")
+    assert f"the limit is {human_bytes(total - 1)}" in e.value.message
+    # without fixed parameters only the points count
+    points_only = sum(len(json.dumps({"a": a, "b": b})) for a in (1, 2) for b in ("p", "q"))
+    assert len(parse_sweep(grid, max_total_bytes=points_only).points) == 4
 
 
-def result(state: str, **fields: Any) -> dict[str, Any]:
-    return {"job": f"job-{state}", "state": state, "message": "", "notebook": None, **fields}
+# The results table (the REST shape) and its CSV
 
 
-def test_the_table_has_parameters_collected_values_state_message_notebook_and_job() -> None:
+def table_of(points: list[dict[str, Any]], collect: list[str] | None = None) -> Sweep:
+    return Sweep(
+        id="s",
+        name="n",
+        notebook="a.ipynb",
+        backend="b",
+        environment="default",
+        keys=list(points[0]) if points else [],
+        points=points,
+        collect=list(collect or []),
+        request={},
+    )
+
+
+def result(point: int, state: str, **fields: Any) -> dict[str, Any]:
+    """A point's row as the store keeps it (JobStore.sweep_results)."""
+    row = {"point": point, "job": f"job-{point}", "state": state, "message": "", "notebook": None}
+    return {**row, "collected": None, "collect_notes": None, "finished_at": None, **fields}
+
+
+def test_the_table_has_parameters_state_collected_values_job_notebook_and_message() -> None:
     # Given: 4 points: completed, failed, running, not submitted yet
-    points = [{"lr": 0.1, "seed": s} for s in range(4)]
-    results = [
-        result("completed", notebook="swan-ml-jobs/a.ipynb", collected={"loss": 0.5, "acc": 0.9}),
-        result(
-            "failed",
-            message="cell 3 raised ZeroDivisionError: division by zero",
-            notebook="swan-ml-jobs/b.ipynb",
-            collected={"loss": 1.0},
-        ),  # fmt: skip
-        result("running"),
-    ]
+    sweep = table_of([{"lr": 0.1, "seed": s} for s in range(4)], ["loss", "acc"])
+    error = "cell 3 raised ZeroDivisionError: division by zero"
+    results = {
+        0: result(0, "completed", notebook="out/a.ipynb", collected={"loss": 0.5, "acc": 0.9}),
+        1: result(1, "failed", message=error, notebook="out/b.ipynb", collected={"loss": 1.0}),
+        2: result(2, "running"),
+    }
 
     # When
-    table = sweep_table(points, results, ["loss", "acc"])
+    columns, info, rows = results_table(sweep, results)
 
     # Then
-    assert [c["label"] for c in table["columns"]] == [
-        "lr", "seed", "loss", "acc", "state", "message", "notebook", "job"
-    ]  # fmt: skip
-    assert [c["kind"] for c in table["columns"]] == [
-        "parameter", "parameter", "collected", "collected", "state", "message", "notebook", "job"
-    ]  # fmt: skip
-    assert table["rows"] == [
-        [0.1, 0, 0.5, 0.9, "completed", "", "swan-ml-jobs/a.ipynb", "job-completed"],
+    assert columns == [
+        *("point", "lr", "seed", "state", "loss", "acc"),
+        *("job_id", "notebook", "message"),
+    ]
+    assert [c["kind"] for c in info] == [
+        *("point", "parameter", "parameter", "state", "collected", "collected"),
+        *("job_id", "notebook", "message"),
+    ]
+    assert [[row[c] for c in columns] for row in rows] == [
+        [0, 0.1, 0, "completed", 0.5, 0.9, "job-0", "out/a.ipynb", ""],
         # a failed point shows its error, and no collected value even if one came
-        [0.1, 1, None, None, "failed", "cell 3 raised ZeroDivisionError: division by zero",
-         "swan-ml-jobs/b.ipynb", "job-failed"],
-        [0.1, 2, None, None, "running", "", None, "job-running"],
-        [0.1, 3, None, None, None, "", None, None],
-    ]  # fmt: skip
-    assert table["counts"] == {"completed": 1, "failed": 1, "running": 1, "none": 1, "total": 4}
+        [1, 0.1, 1, "failed", None, None, "job-1", "out/b.ipynb", error],
+        [2, 0.1, 2, "running", None, None, "job-2", None, ""],
+        [3, 0.1, 3, None, None, None, None, None, ""],
+    ]
 
 
 def test_collect_notes_of_a_completed_point_are_its_message() -> None:
-    table = sweep_table(
-        [{"lr": 1}],
-        [result("completed", collected={"loss": None, "model": "Net(...)"},
-                collect_notes={"loss": "not defined when the notebook ended",
-                               "model": "kept as its repr (Net)"})],
-        ["loss", "model"],
-    )  # fmt: skip
-    assert table["rows"][0][1:4] == [None, "Net(...)", "completed"]
-    assert table["rows"][0][4] == (
+    notes = {"loss": "not defined when the notebook ended", "model": "kept as its repr (Net)"}
+    collected = {"loss": None, "model": "Net(...)"}
+    sweep = table_of([{"lr": 1}], ["loss", "model"])
+    _, _, rows = results_table(
+        sweep, {0: result(0, "completed", collected=collected, collect_notes=notes)}
+    )
+    assert [rows[0][c] for c in ("loss", "model", "state")] == [None, "Net(...)", "completed"]
+    assert rows[0]["message"] == (
         "loss: not defined when the notebook ended; model: kept as its repr (Net)"
     )
 
 
 def test_column_labels_stay_unique_when_names_collide() -> None:
-    # Given: parameters named like the fixed columns, a collected variable named like a parameter
-    points = [{"state": "on", "job": 1, "lr": 0.1}]
+    # Given: parameters named like the table's own columns, a variable named like a parameter
+    sweep = table_of([{"state": "on", "job_id": 1, "lr": 0.1}], ["lr", "message", "acc"])
 
     # When
-    table = sweep_table(points, [None], ["lr", "message", "acc"])
+    columns, info, rows = results_table(sweep, {})
 
     # Then
-    labels = [c["label"] for c in table["columns"]]
-    assert labels == [
-        "state (parameter)", "job (parameter)", "lr", "lr (collected)", "message (collected)",
-        "acc", "state", "message", "notebook", "job",
-    ]  # fmt: skip
-    assert len(set(labels)) == len(labels)
-    assert [c["name"] for c in table["columns"]][:5] == ["state", "job", "lr", "lr", "message"]
-    assert table["rows"] == [["on", 1, 0.1, None, None, None, None, "", None, None]]
+    assert columns == [
+        *("point", "state (parameter)", "job_id (parameter)", "lr", "state"),
+        *("lr (collected)", "message (collected)", "acc", "job_id", "notebook", "message"),
+    ]
+    assert len(set(columns)) == len(columns)
+    assert [c["name"] for c in info][1:4] == ["state", "job_id", "lr"]
+    assert rows[0]["state (parameter)"] == "on" and rows[0]["state"] is None
 
 
-def test_an_empty_sweep_table() -> None:
-    table = sweep_table([], [], ["loss"])
-    assert table["rows"] == [] and table["counts"] == {"total": 0}
-    assert to_csv(table) == "loss,state,message,notebook,job\r\n"
+def test_a_sweeps_state_from_its_points() -> None:
+    def state(by_the_user: bool = False, **n: int) -> str:
+        counts = {"pending": 0, "running": 0, "held": 0, "completed": 0, "failed": 0}
+        return sweep_state({**counts, "cancelled": 0, "total": 4, **n}, by_the_user)
+
+    assert state(pending=4) == "pending"
+    assert state(pending=3, completed=1) == "running" and state(held=3, running=1) == "running"
+    assert state(completed=4) == "completed"
+    assert state(completed=3, failed=1) == "failed"
+    assert state(completed=3, cancelled=1) == "cancelled"  # a point cancelled
+    assert state(True, failed=1, cancelled=3) == "cancelled"  # the sweep cancelled
+    assert state(True, pending=1, cancelled=3) == "running"  # a point still ends
+
+
+def test_an_empty_table_as_csv() -> None:
+    assert to_csv(["point", "state"], []) == "point,state\r\n"
 
 
 def test_csv_is_spreadsheet_safe_and_reads_back() -> None:
@@ -355,28 +383,31 @@ def test_csv_is_spreadsheet_safe_and_reads_back() -> None:
         {"name": 'plain, with "quotes"\nand a newline', "x": {"k": "v"}},
         {"name": "a=b", "x": 2**62},
     ]
-    table = sweep_table(points, [result("completed", collected={"v": "=1+1"})] + [None] * 7, ["v"])
+    sweep = table_of(points, ["v"])
+    columns, _, rows = results_table(sweep, {0: result(0, "completed", collected={"v": "=1+1"})})
 
     # When
-    text = to_csv(table)
-    rows = list(csv.reader(io.StringIO(text)))
+    text = to_csv(columns, rows)
+    read = list(csv.reader(io.StringIO(text)))
 
     # Then
-    assert rows[0] == ["name", "x", "v", "state", "message", "notebook", "job"]
-    assert [r[0] for r in rows[1:]] == [
-        "'=HYPERLINK(\"http://evil\")", "'+1+2", "'-2", "'@SUM(A1)", "'\tTAB", "'\rCR",
-        'plain, with "quotes"\nand a newline', "a=b",
-    ]  # fmt: skip
-    assert [r[1] for r in rows[1:]] == [
-        "-0.5", "-3", "1e-07", "true", "", '[1, "=a"]', '{"k": "v"}', str(2**62)
-    ]  # fmt: skip
-    assert rows[1][2:5] == ["'=1+1", "completed", ""]
-    assert text.endswith("\r\n") and len(rows) == 9
+    assert read[0] == ["point", "name", "x", "state", "v", "job_id", "notebook", "message"]
+    assert [r[1] for r in read[1:]] == [
+        *('\'=HYPERLINK("http://evil")', "'+1+2", "'-2", "'@SUM(A1)", "'\tTAB", "'\rCR"),
+        *('plain, with "quotes"\nand a newline', "a=b"),
+    ]
+    assert [r[2] for r in read[1:]] == [
+        *("-0.5", "-3", "1e-07", "true", "", '[1, "=a"]', '{"k": "v"}', str(2**62)),
+    ]
+    assert read[1][3:5] == ["completed", "'=1+1"]
+    assert text.endswith("\r\n") and len(read) == 9
 
 
 def test_csv_of_a_thousand_points() -> None:
-    sweep = parse_sweep({"lr": [i / 1000 for i in range(100)], "seed": list(range(10))}, ["loss"])
-    results = [result("completed", collected={"loss": i * 0.5}) for i in range(1000)]
-    rows = list(csv.reader(io.StringIO(to_csv(sweep_table(sweep.points, results, ["loss"])))))
-    assert len(rows) == 1001
-    assert rows[1][:3] == ["0.0", "0", "0.0"] and rows[1000][:3] == ["0.099", "9", "499.5"]
+    plan = parse_sweep({"lr": [i / 1000 for i in range(100)], "seed": list(range(10))}, ["loss"])
+    sweep = table_of(plan.points, ["loss"])
+    results = {i: result(i, "completed", collected={"loss": i * 0.5}) for i in range(1000)}
+    read = list(csv.reader(io.StringIO(to_csv(*results_table(sweep, results)[::2]))))
+    assert len(read) == 1001
+    assert read[1][:5] == ["0", "0.0", "0", "completed", "0.0"]
+    assert read[1000][:5] == ["999", "0.099", "9", "completed", "499.5"]

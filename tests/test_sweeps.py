@@ -1,6 +1,6 @@
 """Parameter sweeps through the REST API on the real personal HTCondor pool (one cluster, one
-proc per point), a restart in the middle of one, and a kfp.local sweep. Sweeps stay small:
-the machine is shared."""
+proc per point), a restart in the middle of one, and a kfp.local sweep; the API's refusals and
+the CSV on the fake backend (no pool). Sweeps stay small: the machine is shared."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from typing import Any
 import htcondor2
 import nbformat
 import pytest
-from tornado.httpclient import HTTPClientError
 
 from swan_ml_ext.client import ClientError
 
-from .conftest import FINAL, conforms, server_config, write_notebook
+from .conftest import FINAL, Api, server_config, write_notebook
 from .server import ServerProcess
 
 COMPUTE = (
@@ -48,41 +47,20 @@ def procs(constraint: str) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-class Sweeps:
-    """REST calls on sweeps (and jobs) with the OpenAPI conformance of every answer."""
+class Sweeps(Api):
+    """conftest's Api (every answer checked against the OpenAPI document) and sweeps."""
 
-    def __init__(self, fetch: Callable[..., Awaitable[Any]]):
-        self._fetch = fetch
-
-    async def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        kwargs: dict[str, Any] = {"method": method}
-        if body is not None:
-            kwargs["body"] = json.dumps(body)
-        elif method == "POST":
-            kwargs["body"] = b""
-        if params:
-            kwargs["params"] = params
-        try:
-            resp = await self._fetch("swan-ml-ext", *path.split("/"), **kwargs)
-            status, data = resp.code, json.loads(resp.body)
-        except HTTPClientError as e:
-            status, data = e.code, json.loads(e.response.body)
-        parts = path.split("/")
-        template = "/" + "/".join("{id}" if i == 1 else p for i, p in enumerate(parts))
-        conforms(method, template, status, data)
-        return status, data
-
-    async def submit(self, **body: Any) -> dict[str, Any]:
+    async def create(self, **body: Any) -> dict[str, Any]:
         status, sweep = await self.call("POST", "sweeps", {"resources": SMALL, **body})
         assert status == 201, sweep
         return sweep
 
-    async def get(self, sweep_id: str) -> dict[str, Any]:
+    async def sweep(self, sweep_id: str) -> dict[str, Any]:
         status, sweep = await self.call("GET", f"sweeps/{sweep_id}")
         assert status == 200, sweep
         return sweep
 
-    async def wait(
+    async def wait_sweep(
         self,
         sweep_id: str,
         until: Callable[[dict[str, Any]], bool] = lambda s: s["state"] in FINAL,
@@ -90,7 +68,7 @@ class Sweeps:
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            sweep = await self.get(sweep_id)
+            sweep = await self.sweep(sweep_id)
             if until(sweep):
                 return sweep
             assert time.monotonic() < deadline, f"timed out; last: {sweep}"
@@ -107,10 +85,12 @@ async def test_a_grid_with_collect_is_one_cluster_and_the_table_has_each_value(
 ):
     nb = notebook("ana/train.ipynb", COMPUTE, params=PARAMS)
     # When a 3x2 grid is submitted with collect
-    sweep = await sweeps.submit(
-        notebook=nb, sweep={"lr": [0.01, 0.02, 0.05], "seed": [1, 2]},
-        collect=["val_loss", "accuracy"], name="lr scan",
-    )  # fmt: skip
+    sweep = await sweeps.create(
+        notebook=nb,
+        sweep={"lr": [0.01, 0.02, 0.05], "seed": [1, 2]},
+        collect=["val_loss", "accuracy"],
+        name="lr scan",
+    )
     assert sweep["engine"] == {"submissions": 1, "batch": True}
     ids = [r["job_id"] for r in sweep["rows"]]
     # Then the schedd got ONE cluster with 6 procs, one per point
@@ -120,11 +100,13 @@ async def test_a_grid_with_collect_is_one_cluster_and_the_table_has_each_value(
     assert sorted(p["ProcId"] for p in found) == list(range(6))
     assert sorted(p["SwanMLJobId"] for p in found) == sorted(ids)
     # and once they ran, 6 completed jobs and the right value per point
-    sweep = await sweeps.wait(sweep["id"])
+    sweep = await sweeps.wait_sweep(sweep["id"])
     assert sweep["state"] == "completed", sweep
     assert sweep["counts"]["completed"] == 6 and sweep["finished_at"]
-    assert sweep["columns"] == ["point", "lr", "seed", "state", "val_loss", "accuracy",
-                                "job_id", "notebook", "message"]  # fmt: skip
+    assert sweep["columns"] == [
+        *("point", "lr", "seed", "state", "val_loss", "accuracy"),
+        *("job_id", "notebook", "message"),
+    ]
     for row in sweep["rows"]:
         assert row["state"] == "completed", row
         assert row["val_loss"] == pytest.approx(row["lr"] * 10 + row["seed"])
@@ -158,12 +140,12 @@ async def test_a_failing_point_fails_alone_and_is_resubmitted_after_a_fix(
     sweeps, notebook, jp_root_dir
 ):
     nb = notebook("fit.ipynb", COMPUTE, params=PARAMS)
-    sweep = await sweeps.submit(
+    sweep = await sweeps.create(
         notebook=nb,
         sweep=[{"lr": 0.1, "seed": 1}, {"lr": 0.2, "seed": 99}, {"lr": 0.3, "seed": 3}],
         collect=["val_loss"],
     )
-    sweep = await sweeps.wait(sweep["id"])
+    sweep = await sweeps.wait_sweep(sweep["id"])
     # one point raising: its row failed with its error, the others completed
     assert sweep["state"] == "failed", sweep
     assert [r["state"] for r in sweep["rows"]] == ["completed", "failed", "completed"]
@@ -178,7 +160,7 @@ async def test_a_failing_point_fails_alone_and_is_resubmitted_after_a_fix(
     assert again["engine"]["submissions"] == 2
     assert again["rows"][1]["job_id"] != failed["job_id"]
     assert [r["job_id"] for r in again["rows"][::2]] == [r["job_id"] for r in sweep["rows"][::2]]
-    done = await sweeps.wait(sweep["id"])
+    done = await sweeps.wait_sweep(sweep["id"])
     assert done["state"] == "completed" and done["rows"][1]["val_loss"] == pytest.approx(101.0)
     # nothing failed any more
     status, error = await sweeps.call("POST", f"sweeps/{sweep['id']}/resubmit")
@@ -187,7 +169,7 @@ async def test_a_failing_point_fails_alone_and_is_resubmitted_after_a_fix(
 
 async def test_cancel_one_point_then_the_sweep(sweeps, notebook):
     nb = notebook("slow.ipynb", "import time\ntime.sleep(600)", params="n = 0")
-    sweep = await sweeps.submit(notebook=nb, sweep={"n": [1, 2, 3]})
+    sweep = await sweeps.create(notebook=nb, sweep={"n": [1, 2, 3]})
     ids = [r["job_id"] for r in sweep["rows"]]
     _, job0 = await sweeps.call("GET", f"jobs/{ids[0]}")
     cluster = job0["engine_ref"]["cluster_id"]
@@ -204,8 +186,9 @@ async def test_cancel_one_point_then_the_sweep(sweeps, notebook):
     while {p["JobStatus"] for p in procs(f"ClusterId == {cluster}")} != {3}:
         assert time.monotonic() < deadline, procs(f"ClusterId == {cluster}")
         await asyncio.sleep(0.5)
-    status, error = await sweeps.call("DELETE", f"sweeps/{sweep['id']}")
-    assert status == 409
+    # cancelling it again is answered with the sweep as it is (idempotent)
+    status, again = await sweeps.call("DELETE", f"sweeps/{sweep['id']}")
+    assert status == 200 and again["state"] == "cancelled" and again["rows"] == cancelled["rows"]
 
 
 BAD = [
@@ -216,7 +199,7 @@ BAD = [
     ({"sweep": {"lr": list(range(40)), "seed": list(range(30))}}, "1,200 points"),
     ({"collect": ["val-loss"]}, "collect[0]"),
     ({"collect": [1]}, "collect[0]"),
-    ({"sweep": {"lr": [1e999]}}, "sweep"),  # NaN / Infinity are not JSON
+    ({"sweep": {"lr": [1e999]}}, "not a finite number"),  # NaN / Infinity are not JSON
     ({"parameters": {"lr": 1}}, "'lr'"),
     ({"resources": {"gpus": 9}}, "resources.gpus"),
     ({"notebook": "../x.ipynb"}, "'notebook'"),
@@ -230,7 +213,7 @@ async def test_each_bad_input_is_a_400_naming_the_field_and_nothing_is_created(
 ):
     nb = notebook("bad.ipynb", COMPUTE, params=PARAMS)
     body = {"notebook": nb, "sweep": {"lr": [0.1, 0.2]}, "collect": ["val_loss"], **change}
-    status, error = await _post_raw(sweeps, json.dumps(body))  # (inf: 'Infinity', not JSON)
+    status, error = await sweeps.call("POST", "sweeps", raw=json.dumps(body).encode())
     assert status == 400, error
     assert field in error["message"], error
     # nothing created: no sweep, no job, nothing staged, nothing in the schedd
@@ -245,15 +228,57 @@ async def test_each_bad_input_is_a_400_naming_the_field_and_nothing_is_created(
     assert condor["stats"]["submissions"] == 0  # nothing reached the schedd
 
 
-async def _post_raw(sweeps: Sweeps, raw: str) -> tuple[int, Any]:
-    """POST sweeps with a body as text."""
-    try:
-        resp = await sweeps._fetch("swan-ml-ext", "sweeps", method="POST", body=raw)
-        status, data = resp.code, json.loads(resp.body)
-    except HTTPClientError as e:
-        status, data = e.code, json.loads(e.response.body)
-    conforms("POST", "/sweeps", status, data)
-    return status, data
+class TestTheApiOnTheFakeBackend:
+    """The API's answers that need no engine: refusals, 404s, the CSV, an idempotent cancel
+    (the fake backend keeps its points pending; no pool)."""
+
+    @pytest.fixture
+    def jp_server_config(self, tmp_path: Path) -> dict[str, Any]:
+        return server_config(
+            tmp_path, backends=["fake"], backend_classes={"fake": "tests.fake_backend:FakeBackend"}
+        )
+
+    async def test_bad_query_arguments_are_400s(self, sweeps, notebook):
+        for params in ({"page_token": "abc"}, {"page_token": "²"}, {"limit": "0"}):
+            status, error = await sweeps.call("GET", "sweeps", **params)
+            assert status == 400, (params, error)
+        sweep = await sweeps.create(
+            notebook=notebook("a.ipynb", "y = x", params="x = 0"),
+            sweep={"x": [1, 2]},
+            resources=None,
+        )
+        status, error = await sweeps.call("GET", f"sweeps/{sweep['id']}", format="xml")
+        assert status == 400 and "'format' must be json or csv" in error["message"], error
+
+    async def test_an_unknown_sweep_is_a_404_for_every_verb(self, sweeps):
+        for method, path in (
+            ("GET", "sweeps/nope"),
+            ("DELETE", "sweeps/nope"),
+            ("POST", "sweeps/nope/resubmit"),
+        ):
+            status, error = await sweeps.call(method, path)
+            assert status == 404 and "no sweep with id 'nope'" in error["message"], (path, error)
+
+    async def test_the_table_as_csv_and_an_idempotent_cancel(self, sweeps, notebook, jp_fetch):
+        nb = notebook("ana/scan.ipynb", "y = x", params="x = 0")
+        sweep = await sweeps.create(
+            notebook=nb, sweep={"x": [1, -2]}, name="my scan!", resources=None
+        )
+        resp = await jp_fetch("swan-ml-ext", "sweeps", sweep["id"], params={"format": "csv"})
+        assert resp.code == 200 and resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+        disposition = resp.headers["Content-Disposition"]
+        assert disposition == f'attachment; filename="my-scan-{sweep["id"]}.csv"'
+        lines = resp.body.decode().splitlines()
+        assert lines[0] == "point,x,state,job_id,notebook,message"
+        assert [line.split(",")[:3] for line in lines[1:]] == [
+            ["0", "1", "pending"],
+            ["1", "-2", "pending"],
+        ]
+        # cancelling twice: the second answers the sweep as it is
+        status, cancelled = await sweeps.call("DELETE", f"sweeps/{sweep['id']}")
+        assert status == 200 and cancelled["state"] == "cancelled", cancelled
+        status, again = await sweeps.call("DELETE", f"sweeps/{sweep['id']}")
+        assert status == 200 and again == cancelled
 
 
 def test_sigkill_mid_sweep_every_point_ends_once(tmp_path: Path, condor_pool: None) -> None:
@@ -264,11 +289,17 @@ def test_sigkill_mid_sweep_every_point_ends_once(tmp_path: Path, condor_pool: No
     env = {**os.environ, "PYTHONPATH": repo}
     killer = "tests.kill_sweep_backend.KillAfterBatchBackend"
     dying = ServerProcess(tmp_path, f"--SwanMLApp.backend_classes=condor={killer}", env=env)
-    write_notebook(dying.root / "nap.ipynb", "import time\ntime.sleep(6)\nout = n * 2",
-                   params="n = 0")  # fmt: skip
+    write_notebook(
+        dying.root / "nap.ipynb", "import time\ntime.sleep(6)\nout = n * 2", params="n = 0"
+    )
     dying.start()
-    body = {"notebook": "nap.ipynb", "sweep": {"n": [1, 2, 3]}, "collect": ["out"],
-            "resources": SMALL, "idempotency_key": "nap"}  # fmt: skip
+    body = {
+        "notebook": "nap.ipynb",
+        "sweep": {"n": [1, 2, 3]},
+        "collect": ["out"],
+        "resources": SMALL,
+        "idempotency_key": "nap",
+    }
     try:
         dying.client.request("POST", "sweeps", body)
         raise AssertionError("the server answered although it was killed")
@@ -323,13 +354,17 @@ class TestKubeflow:
 
     async def test_a_kfp_local_sweep_is_one_run_per_point(self, sweeps, notebook):
         nb = notebook("kf.ipynb", COMPUTE, params=PARAMS)
-        sweep = await sweeps.submit(
-            notebook=nb, backend="kubeflow", sweep={"seed": [1, 2, 3]}, parameters={"lr": 0.5},
-            collect=["val_loss"], resources={"cpus": 1, "memory_mb": 512},
-        )  # fmt: skip
+        sweep = await sweeps.create(
+            notebook=nb,
+            backend="kubeflow",
+            sweep={"seed": [1, 2, 3]},
+            parameters={"lr": 0.5},
+            collect=["val_loss"],
+            resources={"cpus": 1, "memory_mb": 512},
+        )
         # no batch submission for kfp.local (no ParallelFor there): one run per point
         assert sweep["engine"] == {"submissions": 3, "batch": False}
-        sweep = await sweeps.wait(sweep["id"], timeout=300)
+        sweep = await sweeps.wait_sweep(sweep["id"], timeout=300)
         assert sweep["state"] == "completed", sweep
         assert [r["val_loss"] for r in sweep["rows"]] == [6.0, 7.0, 8.0]
         runs = set()
@@ -345,18 +380,22 @@ def test_the_cli_and_the_magic_run_a_sweep_and_show_its_table(
     from .test_magics_cli import Kernel, cli, kernel_env
 
     server = ServerProcess(tmp_path)
-    write_notebook(server.root / "ana" / "train.ipynb", COMPUTE, params=PARAMS)
+    # the notebook reads a data file beside it: the verbs send it with every point (detected)
+    reads = "events = open('data/events.csv').read().split()"
+    write_notebook(server.root / "ana" / "train.ipynb", reads, COMPUTE, params=PARAMS)
+    (server.root / "ana" / "data").mkdir()
+    (server.root / "ana" / "data" / "events.csv").write_text("e\n1\n2\n")
     server.start()
     try:
         # swan-ml sweep ... --wait --json: the sweep with its table; exit 0 when all completed
         grid = ["-p", "lr=0.1,0.2", "-p", "seed=range(1,3)", "--collect", "val_loss"]
         r = cli(server, "--json", "sweep", "ana/train.ipynb", *grid, "--memory", "256MB", "--wait")
         assert r.returncode == 0, r.stderr
+        assert "sending 1 input (6 bytes): ana/data/events.csv" in r.stderr
         sweep = json.loads(r.stdout)
         assert sweep["state"] == "completed" and sweep["counts"]["total"] == 4
-        assert [(row["lr"], row["seed"], row["val_loss"]) for row in sweep["rows"]] == [
-            (0.1, 1, 2.0), (0.1, 2, 3.0), (0.2, 1, 3.0), (0.2, 2, 4.0)
-        ]  # fmt: skip
+        table = [(row["lr"], row["seed"], row["val_loss"]) for row in sweep["rows"]]
+        assert table == [(0.1, 1, 2.0), (0.1, 2, 3.0), (0.2, 1, 3.0), (0.2, 2, 4.0)]
         # a bad -p is one line, exit 2, nothing sent
         r = cli(server, "sweep", "ana/train.ipynb", "-p", "seed=range(0)")
         assert r.returncode == 2 and "is empty" in r.stderr, r.stderr

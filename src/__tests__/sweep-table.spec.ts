@@ -1,8 +1,10 @@
 import { makeJob } from './fixtures';
 import { finishedSweep, makeRow, makeSweep } from './sweep-fixtures';
 import { chartAxes, chartChoices, chartSpec } from '../sweep/chart';
+import type { ISweepCounts, ISweepSummary } from '../sweep/api';
 import {
   countPoints,
+  filterItems,
   groupSweeps,
   sweepName,
   sweepStateOf
@@ -183,7 +185,7 @@ describe('sweeps in the job list', () => {
       makeJob('1')
     ];
     // When grouped
-    const items = groupSweeps(jobs, new Map([['S', 'train']]));
+    const items = groupSweeps(jobs, known('S', { name: 'train' }));
     // Then
     expect(items.map(i => (i.kind === 'job' ? i.job.id : i.sweep.id))).toEqual([
       '9',
@@ -203,9 +205,10 @@ describe('sweeps in the job list', () => {
   });
 
   it("names a sweep after its points' job name without the point's mark", () => {
-    const items = groupSweeps([
-      point('2', 'S', 3, { name: 'train (lr=0.01, seed=1)' })
-    ]);
+    const items = groupSweeps(
+      [point('2', 'S', 3, { name: 'train (lr=0.01, seed=1)' })],
+      new Map()
+    );
     expect((items[0] as any).sweep.name).toBe('train');
     expect(sweepName(makeJob('1', { name: 'fit (v2) (a="x (y=1)")' }))).toBe(
       'fit (v2)'
@@ -213,15 +216,130 @@ describe('sweeps in the job list', () => {
     expect(sweepName(makeJob('1', { name: 'plain (b)' }))).toBe('plain (b)');
   });
 
-  it('states a sweep like the server: failed once done with a failed point', () => {
-    const counts = (states: string[]) =>
-      countPoints(
-        states.map((s, i) => makeJob(String(i), { state: s as any }))
-      );
+  const counts = (states: string[], total = states.length): ISweepCounts => ({
+    ...countPoints(
+      states.map((st, i) => makeJob(String(i), { state: st as any }))
+    ),
+    total
+  });
+
+  it("states a sweep by the server's rule (sweep_rows.sweep_state)", () => {
+    // done: failed once a point failed, cancelled once one was (and none failed)
     expect(sweepStateOf(counts(['completed', 'failed']))).toBe('failed');
     expect(sweepStateOf(counts(['completed', 'completed']))).toBe('completed');
-    expect(sweepStateOf(counts(['pending', 'pending']))).toBe('pending');
-    expect(sweepStateOf(counts(['pending', 'completed']))).toBe('running');
     expect(sweepStateOf(counts(['completed', 'cancelled']))).toBe('cancelled');
+    expect(sweepStateOf(counts(['failed', 'cancelled']))).toBe('failed');
+    // the user cancelled the sweep: cancelled, even with a failed point
+    expect(
+      sweepStateOf(counts(['completed', 'failed', 'cancelled']), true)
+    ).toBe('cancelled');
+    // not done: pending until a point runs or ended; held points that never ran wait
+    expect(sweepStateOf(counts(['pending', 'pending']))).toBe('pending');
+    expect(sweepStateOf(counts(['held', 'pending']))).toBe('pending');
+    expect(sweepStateOf(counts(['held', 'completed']))).toBe('running');
+    expect(sweepStateOf(counts(['pending', 'completed']))).toBe('running');
+    expect(sweepStateOf(counts(['running', 'pending']))).toBe('running');
+    // points the list does not hold yet: not done
+    expect(sweepStateOf(counts(['completed', 'completed'], 3))).toBe('running');
+    expect(sweepStateOf(counts([], 3))).toBe('pending');
+  });
+
+  it("takes the server's state while the jobs tell the same counts", () => {
+    // Given the server said: cancelled by the user, 1 completed, 1 failed, 1 cancelled
+    const server = known('S', {
+      state: 'cancelled',
+      counts: { ...counts(['completed', 'failed', 'cancelled']) }
+    });
+    const jobs = [
+      point('3', 'S', 2, { state: 'cancelled' }),
+      point('2', 'S', 1, { state: 'failed' }),
+      point('1', 'S', 0, { state: 'completed' })
+    ];
+    // Then the row says cancelled (the jobs alone would say failed)
+    expect(sweepOf(groupSweeps(jobs, server)).state).toBe('cancelled');
+    expect(sweepOf(groupSweeps(jobs, new Map())).state).toBe('failed');
+    // When point 1 runs again (a resubmission the server has not told yet)
+    const again = [point('4', 'S', 1, { state: 'running' }), ...jobs];
+    // Then the jobs' counts rule
+    const sweep = sweepOf(groupSweeps(again, server));
+    expect(sweep.state).toBe('running');
+    expect(sweep.counts).toMatchObject({ running: 1, failed: 0, cancelled: 1 });
+  });
+
+  it('counts the points the server has that the list does not hold yet', () => {
+    const server = known('S', { state: 'running', counts: counts([], 6) });
+    const sweep = sweepOf(
+      groupSweeps([point('1', 'S', 0, { state: 'completed' })], server)
+    );
+    expect(sweep.counts).toMatchObject({ total: 6, completed: 1 });
+    expect(sweep.state).toBe('running');
   });
 });
+
+describe('filtering the job list with sweeps', () => {
+  const point = (id: string, sweep: string, p: number, over = {}) =>
+    makeJob(id, { sweep: { id: sweep, point: p }, ...over } as any);
+  const none = { state: '' as const, backend: '', text: '' };
+  // Sweep S: point 1 failed, then ran again and completed; point 2 failed. Sweep T: all fine.
+  const jobs = [
+    point('9', 'S', 1, { state: 'completed' }),
+    point('8', 'T', 0, { state: 'completed', name: 'fit (a=1)' }),
+    makeJob('7', { state: 'failed', name: 'plain' }),
+    point('4', 'S', 2, { state: 'failed' }),
+    point('3', 'S', 1, { state: 'failed' }),
+    point('2', 'S', 0, { state: 'completed' })
+  ];
+
+  it('groups every job first, then keeps the rows the filter matches', () => {
+    const all = groupSweeps(jobs, new Map());
+    const failed = filterItems(all, { ...none, state: 'failed' });
+    // the sweep with a failed point, with all its points counted and its newest attempts
+    expect(failed.map(i => (i.kind === 'job' ? i.job.id : i.sweep.id))).toEqual(
+      ['S', '7']
+    );
+    const sweep = sweepOf(failed);
+    expect(sweep.counts).toMatchObject({ total: 3, completed: 2, failed: 1 });
+    expect(sweep.points.map(j => j.id)).toEqual(['2', '9', '4']);
+    expect(sweep.state).toBe('failed');
+    // a resubmitted point that completed: its failed attempt is not the sweep's
+    expect(
+      filterItems(
+        groupSweeps(jobs.slice(0, 3).concat(jobs[4], jobs[5]), new Map()),
+        {
+          ...none,
+          state: 'failed'
+        }
+      ).map(i => (i.kind === 'job' ? i.job.id : i.sweep.id))
+    ).toEqual(['7']);
+  });
+
+  it("matches a sweep's name, or one of its points", () => {
+    const all = groupSweeps(jobs, new Map());
+    const ids = (text: string) =>
+      filterItems(all, { ...none, text }).map(i =>
+        i.kind === 'job' ? i.job.id : i.sweep.id
+      );
+    expect(ids('fit')).toEqual(['T']);
+    expect(ids('nb/4')).toEqual(['S']);
+    expect(ids('plain')).toEqual(['7']);
+    expect(filterItems(all, { ...none, backend: 'spark' })).toEqual([]);
+  });
+});
+
+/** The sweep of the first sweep item. */
+function sweepOf(items: ReturnType<typeof groupSweeps>) {
+  const item = items.find(i => i.kind === 'sweep');
+  if (item?.kind !== 'sweep') {
+    throw new Error('no sweep item');
+  }
+  return item.sweep;
+}
+
+/** What the server said about one sweep (a Map stands for the known sweeps). */
+function known(
+  id: string,
+  over: Partial<ISweepSummary>
+): Map<string, ISweepSummary> {
+  const counts = countPoints([]);
+  return new Map([[id, { ...makeSweep({ id }), counts, ...over }]]);
+}

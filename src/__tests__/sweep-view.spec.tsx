@@ -1,3 +1,4 @@
+import { ServerConnection } from '@jupyterlab/services';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
@@ -237,13 +238,8 @@ describe('SweepView', () => {
     expect(column(node, 'message')[3]).toBe('cell 3: ValueError: lr too large');
   });
 
-  it('links the CSV, cancels, and resubmits only when some point failed', async () => {
+  it('cancels, and resubmits only when some point failed', async () => {
     const node = await show();
-    const csv = node.querySelector('a.jp-SwanSweep-csv') as HTMLAnchorElement;
-    expect(csv.textContent).toBe('Download CSV');
-    expect(csv.getAttribute('href')).toMatch(
-      new RegExp(`/swan-ml-ext/sweeps/${ID}\\?format=csv$`)
-    );
     const button = (label: RegExp) =>
       Array.from(node.querySelectorAll('button')).find(b =>
         label.test(b.textContent!)
@@ -325,6 +321,92 @@ describe('SweepView', () => {
   });
 });
 
+describe('Download CSV', () => {
+  const notify = jest.fn();
+  const saved: { href: string; download: string }[] = [];
+  let click: jest.SpyInstance;
+  beforeEach(() => {
+    saved.length = 0;
+    (URL as any).createObjectURL = jest.fn(() => 'blob:csv-1');
+    (URL as any).revokeObjectURL = jest.fn();
+    // the browser's download: the temporary link's target and file name
+    click = jest
+      .spyOn(HTMLAnchorElement.prototype, 'click')
+      .mockImplementation(function (this: HTMLAnchorElement) {
+        saved.push({ href: this.href, download: this.download });
+      });
+  });
+  afterEach(() => click.mockRestore());
+
+  it('fetches the CSV with the server settings (token header) and saves it as a file', async () => {
+    // Given a server that wants its token in a header (no cookie)
+    const requests: Request[] = [];
+    const fetch = jest.fn(async (request: Request) => {
+      requests.push(request);
+      return new Response('point,lr,state\n0,0.01,completed\n', {
+        status: 200,
+        headers: { 'Content-Type': 'text/csv' }
+      });
+    });
+    const settings = ServerConnection.makeSettings({
+      baseUrl: 'http://lab.test/user/ana/',
+      token: 'secret',
+      fetch: fetch as any
+    });
+    const csvModel = new SweepModel({ api: new SweepAPI(settings), id: ID });
+    await csvModel.start(); // GET sweeps/{id} goes through requestAPI (the fake server)
+    const view = new SweepView(csvModel, null, { open: jest.fn(), notify });
+    Widget.attach(view, document.body);
+    await until(() => !!view.node.querySelector('.jp-SwanSweep-csv'));
+    // When Download CSV is pressed
+    const button = view.node.querySelector(
+      '.jp-SwanSweep-csv'
+    ) as HTMLButtonElement;
+    expect(button.tagName).toBe('BUTTON');
+    expect(button.textContent).toBe('Download CSV');
+    button.click();
+    await until(() => saved.length > 0);
+    // Then one GET of the CSV with the token, saved as "<sweep name>.csv" from a Blob URL
+    expect(requests).toHaveLength(1);
+    expect(requests[0].method).toBe('GET');
+    expect(requests[0].url).toMatch(
+      new RegExp(
+        `^http://lab.test/user/ana/swan-ml-ext/sweeps/${ID}\\?format=csv`
+      )
+    );
+    expect(requests[0].headers.get('Authorization')).toBe('token secret');
+    expect(saved).toEqual([{ href: 'blob:csv-1', download: 'train.csv' }]);
+    const blob = (URL.createObjectURL as jest.Mock).mock.calls[0][0] as Blob;
+    expect(await blob.text()).toBe('point,lr,state\n0,0.01,completed\n');
+    // the temporary link is gone, and its URL revoked once the browser took it
+    expect(document.querySelector('a[download]')).toBeNull();
+    await until(() => (URL.revokeObjectURL as jest.Mock).mock.calls.length > 0);
+    expect(URL.revokeObjectURL).toHaveBeenCalledWith('blob:csv-1');
+    expect(notify).not.toHaveBeenCalled();
+    view.dispose();
+  });
+
+  it('says why a download was refused', async () => {
+    const fetch = jest.fn(
+      async () =>
+        new Response(JSON.stringify({ message: 'sweep not found' }), {
+          status: 404
+        })
+    );
+    const api = new SweepAPI(
+      ServerConnection.makeSettings({
+        baseUrl: 'http://lab.test/',
+        fetch: fetch as any
+      })
+    );
+    await expect(api.downloadCsv(ID, 'x.csv')).rejects.toThrow(
+      'sweep not found'
+    );
+    expect(saved).toEqual([]);
+    expect(URL.createObjectURL).not.toHaveBeenCalled();
+  });
+});
+
 describe('SweepRow', () => {
   it('shows a sweep as one row with its progress, and opens its results', async () => {
     const point = (id: string, p: number, state: string) =>
@@ -333,12 +415,15 @@ describe('SweepRow', () => {
         state,
         name: 'train'
       } as any);
-    const [item] = groupSweeps([
-      point('4', 3, 'running'),
-      point('3', 2, 'failed'),
-      point('2', 1, 'completed'),
-      point('1', 0, 'completed')
-    ]);
+    const [item] = groupSweeps(
+      [
+        point('4', 3, 'running'),
+        point('3', 2, 'failed'),
+        point('2', 1, 'completed'),
+        point('1', 0, 'completed')
+      ],
+      new Map()
+    );
     const onOpen = jest.fn();
     const host = ReactWidget.create(
       <ul>

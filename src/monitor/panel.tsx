@@ -8,10 +8,11 @@ import {
   IJob,
   JobState
 } from '../api';
-import { filterJobs, IJobFilter, jobDuration } from '../model';
+import { IJobFilter, jobDuration } from '../model';
 import { formatResources } from '../resources';
 import { formatInputs } from '../submit/inputsList';
-import { groupSweeps, MonitorItem } from '../sweep/group';
+import { KnownSweeps, knownSweeps } from '../sweep/api';
+import { filterItems, groupSweeps, MonitorItem } from '../sweep/group';
 import { SweepRow } from '../sweep/sweepRow';
 import { IJobsModel, JobAction } from '../tokens';
 
@@ -377,14 +378,36 @@ function Detail(props: {
   );
 }
 
-/** The left-panel job monitor: every job of every backend, newest first. */
+/** "3 of 5 jobs", or "… jobs and sweeps" once a sweep is a row of its own. */
+export function countText(
+  shown: readonly MonitorItem[],
+  all: readonly MonitorItem[]
+): string {
+  const sweeps = all.some(i => i.kind === 'sweep');
+  return `${shown.length} of ${all.length} ${sweeps ? 'jobs and sweeps' : 'jobs'}`;
+}
+
+/**
+ * The left-panel job monitor: every job of every backend, newest first, a sweep's points as
+ * one row (stated with what the server said last about the sweep, `sweeps`).
+ */
 export class JobMonitor extends ReactWidget {
   constructor(
     readonly model: IJobsModel,
-    readonly actions: IMonitorActions
+    readonly actions: IMonitorActions,
+    readonly sweeps: KnownSweeps = knownSweeps
   ) {
     super();
     this.addClass('jp-SwanML-monitor');
+    sweeps.changed.connect(this._onSweeps, this);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.sweeps.changed.disconnect(this._onSweeps, this);
+    super.dispose();
   }
 
   filter: IJobFilter = { state: '', backend: '', text: '' };
@@ -414,7 +437,9 @@ export class JobMonitor extends ReactWidget {
         />
       );
     }
-    const jobs = filterJobs(model.jobs, this.filter);
+    // Group every job first: a sweep's counts and newest attempts need all its points.
+    const all = groupSweeps(model.jobs, this.sweeps);
+    const items = filterItems(all, this.filter);
     const backends = model.backends?.backends ?? [];
     const setFilter = (f: Partial<IJobFilter>) => {
       this.filter = { ...this.filter, ...f };
@@ -461,7 +486,7 @@ export class JobMonitor extends ReactWidget {
             </select>
           </div>
           <span className="jp-SwanML-count" aria-live="polite">
-            {jobs.length} of {model.jobs.length} jobs
+            {countText(items, all)}
           </span>
         </div>
         {model.serverError && (
@@ -471,11 +496,15 @@ export class JobMonitor extends ReactWidget {
         )}
         <VirtualList
           model={model}
-          items={groupSweeps(jobs)}
+          items={items}
           onSelect={id => this.select(id)}
           onOpenSweep={id => this.actions.openSweep?.(id)}
         />
       </div>
     );
+  }
+
+  private _onSweeps(): void {
+    this.update();
   }
 }

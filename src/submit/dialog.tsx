@@ -9,16 +9,10 @@ import {
   IBackends,
   IJob,
   IJobCheck,
-  IJobPreview,
   IJobRequest,
   IResources
 } from '../api';
-import { JobsModel } from '../model';
-import {
-  initialResources,
-  requestResources,
-  validateResources
-} from '../resources';
+import { initialResources } from '../resources';
 import { IJobsModel } from '../tokens';
 import { IParam } from '../params';
 import { ISweep, SweepAPI } from '../sweep/api';
@@ -29,6 +23,13 @@ import {
   sweepRequest
 } from '../sweep/grid';
 import { SweepSection } from '../sweep/sweepForm';
+import {
+  buildRequest,
+  IBuiltRequest,
+  IFormValues,
+  initialValues,
+  ISubmitDefaults
+} from './body';
 import { checkJob, FitChecker, labelSubmit } from './check';
 import {
   fieldChoices,
@@ -39,63 +40,14 @@ import {
   PoolGpus,
   suggestGpuMemory
 } from './gpuFit';
+import { BackendFields, Field, ParamsFields } from './fields';
 import { contentsFiles, IInputFiles, InputsModel } from './inputs';
 import { InputsNotes, InputsSection } from './inputsList';
+import { FormPreview, PreviewBox } from './previewBox';
 import { ResourceForm } from './resourceForm';
 import { FormErrors, nameError, validateParameters } from './validate';
 
-export interface ISubmitDefaults {
-  backend?: string;
-  environment?: string;
-  /**
-   * Preferred resource values by field name (settings, or the job being resubmitted);
-   * a field the chosen backend does not have is ignored.
-   */
-  resources?: IResources;
-  /** Inputs to send (a resubmitted job's), and ones a failed job lacked (noted as such). */
-  inputs?: string[];
-  suggestedInputs?: string[];
-}
-
-/** What the submit form edits besides the resources (parameters as typed text). */
-export interface IFormValues {
-  backend: string;
-  environment: string;
-  name: string;
-  params: IParam[];
-}
-
-interface IFieldProps {
-  id: string;
-  label: string;
-  value: string;
-  error?: string;
-  onChange: (v: string) => void;
-  placeholder?: string;
-}
-
-function Field(props: IFieldProps): JSX.Element {
-  const errId = `${props.id}-error`;
-  return (
-    <div className="jp-SwanML-field">
-      <label htmlFor={props.id}>{props.label}</label>
-      <input
-        id={props.id}
-        className="jp-mod-styled"
-        value={props.value}
-        placeholder={props.placeholder}
-        aria-invalid={!!props.error}
-        aria-describedby={props.error ? errId : undefined}
-        onChange={e => props.onChange(e.target.value)}
-      />
-      {props.error && (
-        <span id={errId} className="jp-SwanML-error" role="alert">
-          {props.error}
-        </span>
-      )}
-    </div>
-  );
-}
+export type { IFormValues, ISubmitDefaults } from './body';
 
 /**
  * The submit form: backend, environment, the backend's resources (from its
@@ -111,23 +63,18 @@ export class SubmitForm extends ReactWidget {
   ) {
     super();
     this.addClass('jp-SwanML-submit');
-    const available = backends.backends.filter(b => b.available);
-    const preferred = defaults.backend ?? backends.default_backend;
-    const environments = backends.environments;
-    const environment =
-      defaults.environment ?? backends.default_environment ?? '';
-    this.values = {
-      backend:
-        available.find(b => b.name === preferred)?.name ??
-        available[0]?.name ??
-        '',
-      environment:
-        environments.find(e => e.name === environment)?.name ??
-        environments[0]?.name ??
-        '',
-      name,
-      params: params.map(p => ({ ...p }))
-    };
+    this.values = initialValues(backends, params, defaults, name);
+    this.preview = new FormPreview({
+      check: () => this.check(),
+      update: () => this.update(),
+      delay: () => SubmitForm.previewDelay,
+      answered: (preview, error) => {
+        this.serverError = error;
+        if (preview) {
+          this.inputs.setDetected(preview.detected_inputs);
+        }
+      }
+    });
     this.sweep = initialSweep(params);
     this.inputs = new InputsModel(notebook);
     this.inputs.preset(defaults.inputs, defaults.suggestedInputs);
@@ -154,15 +101,10 @@ export class SubmitForm extends ReactWidget {
   busy = false;
 
   /**
-   * Asks the server what submitting a request would hand to the engine (the dialog sets it
-   * from the jobs model); without it the form offers no preview.
+   * The Preview: its `previewer` asks the server what submitting a request would hand to
+   * the engine (the dialog sets it from the jobs model); without it the form offers none.
    */
-  previewer: ((request: IJobRequest) => Promise<IJobPreview>) | null = null;
-  /** Whether the preview is shown. */
-  previewOpen = false;
-  /** The preview of the current values (null while none could be made). */
-  preview: IJobPreview | null = null;
-  previewBusy = false;
+  readonly preview: FormPreview;
   /** Milliseconds after a change before an open preview is asked again. */
   static previewDelay = 400;
   /** Milliseconds after a change before the pool fit is asked again. */
@@ -220,81 +162,17 @@ export class SubmitForm extends ReactWidget {
 
   /** Show or hide the preview; shown, it follows the form's values. */
   togglePreview(): Promise<void> {
-    this.previewOpen = !this.previewOpen;
-    window.clearTimeout(this._previewTimer);
-    if (!this.previewOpen) {
-      this._previewSeq++; // an answer on its way is not shown any more
-      this.previewBusy = false;
-      this.update();
-      return Promise.resolve();
-    }
-    this._revealPreview = true;
-    return this.refreshPreview();
-  }
-
-  /**
-   * Ask the server for the preview of the current values (checked here first, like a
-   * submission); its refusal is shown where a refused submission's is.
-   */
-  async refreshPreview(): Promise<void> {
-    const previewer = this.previewer;
-    const request = this.check();
-    const seq = ++this._previewSeq;
-    if (!previewer || !request) {
-      this.preview = null;
-      this.previewBusy = false;
-      this.update();
-      return;
-    }
-    this.previewBusy = true;
-    this.update();
-    try {
-      const preview = await previewer(request);
-      if (seq === this._previewSeq) {
-        this.preview = preview;
-        this.serverError = '';
-        this.inputs.setDetected(preview.detected_inputs);
-      }
-    } catch (reason: any) {
-      if (seq === this._previewSeq) {
-        this.preview = null;
-        this.serverError = reason?.message ?? String(reason);
-      }
-    } finally {
-      if (seq === this._previewSeq) {
-        this.previewBusy = false;
-        this.update();
-      }
-    }
-  }
-
-  /**
-   * Scroll the dialog to the preview the first time it has text after being opened (not
-   * when it follows an edit: the field being edited stays in view).
-   */
-  protected revealPreview(el: HTMLElement | null): void {
-    if (el && this._revealPreview && this.preview) {
-      this._revealPreview = false;
-      el.scrollIntoView?.({ block: 'nearest' });
-    }
+    return this.preview.toggle();
   }
 
   /** A value changed: the fit and an open preview follow (once the typing pauses). */
   protected changed(): void {
     this._fit?.schedule(this.build().request);
-    if (!this.previewOpen) {
-      return;
-    }
-    window.clearTimeout(this._previewTimer);
-    this._previewTimer = window.setTimeout(
-      () => void this.refreshPreview(),
-      SubmitForm.previewDelay
-    );
+    this.preview.follow();
   }
 
   dispose(): void {
-    window.clearTimeout(this._previewTimer);
-    this._previewSeq++;
+    this.preview.dispose();
     this._fit?.dispose();
     super.dispose();
   }
@@ -328,42 +206,14 @@ export class SubmitForm extends ReactWidget {
   }
 
   /** The request of the current values (null when one is wrong), and what is wrong. */
-  protected build(): {
-    request: IJobRequest | null;
-    errors: FormErrors;
-    resourceErrors: Record<string, string>;
-  } {
-    const backend = this.backend;
-    const { errors, parameters } = validateParameters(this.values.params);
-    const name = nameError(this.values.name);
-    if (name) {
-      errors.name = name;
-    }
-    if (!backend) {
-      errors.backend = 'no backend is available';
-    }
-    const resourceErrors = backend
-      ? validateResources(backend.resource_schema, this.resources)
-      : {};
-    const request =
-      !backend ||
-      Object.keys(errors).length ||
-      Object.keys(resourceErrors).length
-        ? null
-        : {
-            notebook: this.notebook,
-            backend: backend.name,
-            environment: this.values.environment,
-            name: this.values.name.trim() || undefined,
-            parameters,
-            resources: requestResources(this.resources),
-            // a backend that sends no files (capabilities.inputs false) gets none
-            inputs:
-              backend.capabilities.inputs === false
-                ? undefined
-                : this.inputs.request()
-          };
-    return { request, errors, resourceErrors };
+  protected build(): IBuiltRequest {
+    return buildRequest(
+      this.notebook,
+      this.backend,
+      this.values,
+      this.resources,
+      () => this.inputs.request()
+    );
   }
 
   private set(key: 'environment' | 'name', value: string): void {
@@ -400,49 +250,14 @@ export class SubmitForm extends ReactWidget {
           Notebook: <code>{this.notebook}</code>
         </p>
         <InputsNotes model={this.inputs} />
-        <div className="jp-SwanML-row">
-          <div className="jp-SwanML-field">
-            <label htmlFor="swan-backend">Backend</label>
-            <select
-              id="swan-backend"
-              className="jp-mod-styled"
-              value={v.backend}
-              onChange={ev => this.setBackend(ev.target.value)}
-            >
-              {this.backends.backends.map(b => (
-                <option
-                  key={b.name}
-                  value={b.name}
-                  disabled={!b.available}
-                  title={b.reason}
-                >
-                  {b.title || b.name}
-                  {b.available ? '' : ` — unavailable: ${b.reason ?? ''}`}
-                </option>
-              ))}
-            </select>
-            {e.backend && (
-              <span className="jp-SwanML-error" role="alert">
-                {e.backend}
-              </span>
-            )}
-          </div>
-          <div className="jp-SwanML-field">
-            <label htmlFor="swan-environment">Environment</label>
-            <select
-              id="swan-environment"
-              className="jp-mod-styled"
-              value={v.environment}
-              onChange={ev => this.set('environment', ev.target.value)}
-            >
-              {this.backends.environments.map(env => (
-                <option key={env.name} value={env.name} title={env.description}>
-                  {env.name}
-                </option>
-              ))}
-            </select>
-          </div>
-        </div>
+        <BackendFields
+          backends={this.backends}
+          backend={v.backend}
+          environment={v.environment}
+          error={e.backend}
+          onBackend={name => this.setBackend(name)}
+          onEnvironment={name => this.set('environment', name)}
+        />
         {backend && (
           <div className="jp-SwanML-resources">
             <ResourceForm
@@ -470,24 +285,11 @@ export class SubmitForm extends ReactWidget {
             />
           </div>
         )}
-        <fieldset className="jp-SwanML-params">
-          <legend>Parameters</legend>
-          {v.params.length === 0 && (
-            <p className="jp-SwanML-hint">
-              No cell tagged <code>parameters</code> in this notebook.
-            </p>
-          )}
-          {v.params.map((p, i) => (
-            <Field
-              key={p.name}
-              id={`swan-param-${p.name}`}
-              label={`${p.name} (${p.type})`}
-              value={p.text}
-              error={e[`param-${i}`]}
-              onChange={x => this.setParam(i, x)}
-            />
-          ))}
-        </fieldset>
+        <ParamsFields
+          params={v.params}
+          errors={e}
+          onChange={(i, text) => this.setParam(i, text)}
+        />
         <SweepSection
           values={this.sweep}
           variables={this.variables}
@@ -511,7 +313,9 @@ export class SubmitForm extends ReactWidget {
           model={this.inputs}
           backend={backend?.capabilities.inputs === false ? backend : null}
         />
-        {this.previewer && this.renderPreview(backend)}
+        {this.preview.previewer && (
+          <PreviewBox state={this.preview} backend={backend} />
+        )}
         {this.serverError && (
           <p className="jp-SwanML-error" role="alert">
             {this.serverError}
@@ -522,57 +326,8 @@ export class SubmitForm extends ReactWidget {
     );
   }
 
-  /** The Preview disclosure: what would be handed to the engine, monospace, scrollable. */
-  protected renderPreview(backend: IBackend | undefined): JSX.Element {
-    const open = this.previewOpen;
-    const preview = this.preview;
-    return (
-      <div className="jp-SwanML-previewBox">
-        <button
-          type="button"
-          className="jp-mod-styled jp-SwanML-previewToggle"
-          aria-expanded={open}
-          aria-controls="swan-preview"
-          title="What submitting would hand to the engine; nothing is submitted"
-          onClick={() => void this.togglePreview()}
-        >
-          <span aria-hidden="true">{open ? '▾ ' : '▸ '}</span>
-          Preview
-        </button>
-        {open && preview && (
-          <span className="jp-SwanML-hint">
-            {` ${preview.format}: what ${backend?.title || preview.backend} would get` +
-              (preview.existing_job
-                ? ` (submitting returns job ${preview.existing_job} instead)`
-                : '')}
-          </span>
-        )}
-        {open && (preview || this.previewBusy) && (
-          <pre
-            id="swan-preview"
-            ref={el => this.revealPreview(el)}
-            className="jp-SwanML-preview"
-            aria-label="Preview"
-            aria-busy={this.previewBusy}
-            tabIndex={0}
-          >
-            {preview?.text ?? 'Loading the preview…'}
-          </pre>
-        )}
-        {open && !preview && !this.previewBusy && (
-          <span id="swan-preview" className="jp-SwanML-hint">
-            No preview for these values: see what is wrong.
-          </span>
-        )}
-      </div>
-    );
-  }
-
   private _preferred: IResources;
   private _fit: FitChecker | null = null;
-  private _previewSeq = 0;
-  private _revealPreview = false;
-  private _previewTimer = 0;
 }
 
 /**
@@ -598,13 +353,9 @@ export class SubmitDialog extends Dialog<IJob | null> {
     this.addClass('jp-SwanML-dialog');
     const preview = model.preview?.bind(model);
     if (preview) {
-      form.previewer = request => preview(request);
+      form.preview.previewer = request => preview(request);
     }
-    const settings =
-      options.serverSettings ??
-      (model instanceof JobsModel
-        ? model.serverSettings
-        : ServerConnection.makeSettings());
+    const settings = options.serverSettings ?? model.serverSettings;
     form.checker =
       options.check === undefined
         ? request => checkJob(request, settings)
@@ -667,7 +418,7 @@ export class SubmitDialog extends Dialog<IJob | null> {
 
 export namespace SubmitDialog {
   export interface IOptions {
-    /** Where the server is (default: the jobs model's, else the page's). */
+    /** Where the server is (default: the jobs model's). */
     serverSettings?: ServerConnection.ISettings;
     /** Checks the pool fit as the user edits (default `POST jobs/check`; null: no check). */
     check?: ((request: IJobRequest) => Promise<IJobCheck>) | null;

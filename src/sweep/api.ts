@@ -3,10 +3,17 @@
  * over a grid of parameters, each point an ordinary job. Types and calls, all through the one
  * `requestAPI`.
  */
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
 
-import { IJob, IJobRequest, JobState, requestAPI } from '../api';
+import {
+  IJob,
+  IJobRequest,
+  IJobSweepRef,
+  JobState,
+  requestAPI,
+  requestFile
+} from '../api';
 
 /** `failed`: every point is done and at least one failed. */
 export type SweepState =
@@ -105,72 +112,135 @@ export interface ISweepRequest extends IJobRequest {
 }
 
 /** Which sweep a job is a point of (null or absent for a plain job). */
-export interface ISweepRef {
-  id: string;
-  point: number;
-}
-
-/** A job as `GET jobs` lists it, with the sweep fields (issue 12). */
-export type ISweepJob = IJob & {
-  sweep?: ISweepRef | null;
-  collected?: Record<string, unknown> | null;
-};
+export type ISweepRef = IJobSweepRef;
 
 /** The sweep a job belongs to, if any. */
 export function sweepOf(job: IJob): ISweepRef | null {
-  const ref = (job as ISweepJob).sweep;
+  const ref = job.sweep;
   return ref && typeof ref.id === 'string' ? ref : null;
+}
+
+/** A summary without the table (what the known sweeps keep). */
+function summaryOf(sweep: ISweepSummary | ISweep): ISweepSummary {
+  const summary: Partial<ISweep> = { ...sweep };
+  delete summary.columns;
+  delete summary.column_info;
+  delete summary.rows;
+  return summary as ISweepSummary;
+}
+
+/**
+ * What the server said last about each sweep (every answer of `SweepAPI`: GET sweeps, GET,
+ * DELETE and resubmit of one, POST sweeps). The job monitor states a sweep's row with it: a
+ * job does not say whether its sweep was cancelled by the user.
+ */
+export class KnownSweeps {
+  /** Anything remembered changed (state, counts, name). */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get(id: string): ISweepSummary | undefined {
+    return this._sweeps.get(id);
+  }
+
+  remember(sweeps: readonly (ISweepSummary | ISweep)[]): void {
+    let changed = false;
+    for (const sweep of sweeps) {
+      const summary = summaryOf(sweep);
+      const old = this._sweeps.get(sweep.id);
+      if (!old || JSON.stringify(old) !== JSON.stringify(summary)) {
+        this._sweeps.set(sweep.id, summary);
+        changed = true;
+      }
+    }
+    if (changed) {
+      this._changed.emit();
+    }
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _sweeps = new Map<string, ISweepSummary>();
+}
+
+/** The page's known sweeps (shared by every `SweepAPI` unless it is given its own). */
+export const knownSweeps = new KnownSweeps();
+
+/**
+ * Save a Blob as a file: a temporary `<a download>` on an object URL, revoked once the
+ * browser took it (`revokeAfter` ms).
+ */
+export function saveBlob(
+  blob: Blob,
+  filename: string,
+  revokeAfter = 1000
+): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  try {
+    a.click();
+  } finally {
+    a.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), revokeAfter);
+  }
 }
 
 export class SweepAPI {
   constructor(
-    readonly serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()
+    readonly serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings(),
+    /** Where every answer is remembered (the page's known sweeps by default). */
+    readonly known: KnownSweeps = knownSweeps
   ) {}
 
-  list(limit = 100): Promise<ISweepList> {
-    return requestAPI<ISweepList>(
+  async list(limit = 100): Promise<ISweepList> {
+    const list = await requestAPI<ISweepList>(
       `sweeps?limit=${limit}`,
       {},
       this.serverSettings
     );
+    this.known.remember(list.sweeps ?? []);
+    return list;
   }
 
   get(id: string): Promise<ISweep> {
-    return requestAPI<ISweep>(this._path(id), {}, this.serverSettings);
+    return this._sweep(this._path(id), {});
   }
 
   submit(request: ISweepRequest): Promise<ISweep> {
-    return requestAPI<ISweep>(
-      'sweeps',
-      { method: 'POST', body: JSON.stringify(request) },
-      this.serverSettings
-    );
+    return this._sweep('sweeps', {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
   }
 
   /** Cancel every active point. */
   cancel(id: string): Promise<ISweep> {
-    return requestAPI<ISweep>(
-      this._path(id),
-      { method: 'DELETE' },
-      this.serverSettings
-    );
+    return this._sweep(this._path(id), { method: 'DELETE' });
   }
 
   /** Run the failed and cancelled points again (409 when there are none). */
   resubmit(id: string): Promise<ISweep> {
-    return requestAPI<ISweep>(
-      `${this._path(id)}/resubmit`,
-      { method: 'POST' },
-      this.serverSettings
-    );
+    return this._sweep(`${this._path(id)}/resubmit`, { method: 'POST' });
   }
 
-  /** Where the table downloads as CSV (a plain GET: a link's href). */
-  csvUrl(id: string): string {
-    return (
-      URLExt.join(this.serverSettings.baseUrl, 'swan-ml-ext', this._path(id)) +
-      '?format=csv'
-    );
+  /** The results table as CSV (`?format=csv`), fetched with the server settings. */
+  csv(id: string): Promise<Blob> {
+    return requestFile(`${this._path(id)}?format=csv`, this.serverSettings);
+  }
+
+  /** Fetch the CSV and save it as `filename`. */
+  async downloadCsv(id: string, filename: string): Promise<void> {
+    saveBlob(await this.csv(id), filename);
+  }
+
+  private async _sweep(path: string, init: RequestInit): Promise<ISweep> {
+    const sweep = await requestAPI<ISweep>(path, init, this.serverSettings);
+    this.known.remember([sweep]);
+    return sweep;
   }
 
   private _path(id: string): string {

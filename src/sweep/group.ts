@@ -1,9 +1,17 @@
 /**
  * The job monitor shows a sweep as one row: its points (jobs with `sweep.id`) grouped, their
- * progress counted from the jobs themselves (job events keep them current).
+ * progress counted from the jobs themselves (job events keep them current), its state the
+ * server's where the server's last answer still tells the same counts.
  */
 import { FINAL_STATES, IJob } from '../api';
-import { ISweepCounts, SweepState, sweepOf } from './api';
+import { IJobFilter, jobMatches } from '../model';
+import {
+  ISweepCounts,
+  ISweepSummary,
+  knownSweeps,
+  SweepState,
+  sweepOf
+} from './api';
 
 /** A sweep as its points in the job list tell it. */
 export interface ISweepGroup {
@@ -19,6 +27,20 @@ export interface ISweepGroup {
 
 export type MonitorItem =
   { kind: 'job'; job: IJob } | { kind: 'sweep'; sweep: ISweepGroup };
+
+/** What the server said last about a sweep, by id (`KnownSweeps`, or a Map in tests). */
+export interface ISweepLookup {
+  get(id: string): ISweepSummary | undefined;
+}
+
+const STATE_KEYS = [
+  'pending',
+  'running',
+  'held',
+  'completed',
+  'failed',
+  'cancelled'
+] as const;
 
 /** Counts of points by state; a resubmitted point counts as its newest attempt. */
 export function countPoints(points: readonly IJob[]): ISweepCounts {
@@ -37,21 +59,34 @@ export function countPoints(points: readonly IJob[]): ISweepCounts {
   return counts;
 }
 
-/** The sweep's state from its points' (the server's rule: failed = done, one point failed). */
-export function sweepStateOf(counts: ISweepCounts): SweepState {
-  if (counts.running || counts.held) {
-    return 'running';
+/**
+ * The sweep's state from its points' counts: the server's rule (jobs/sweep_rows.py
+ * `sweep_state`). Done (nothing active, every point final): cancelled when the user cancelled
+ * the sweep (`cancelled`), else failed when a point failed, else cancelled when a point was,
+ * else completed. Not done: running once a point runs or ended, else pending (held points
+ * that never started included).
+ */
+export function sweepStateOf(
+  counts: ISweepCounts,
+  cancelled = false
+): SweepState {
+  const active = counts.pending + counts.running + (counts.held ?? 0);
+  const final = counts.completed + counts.failed + counts.cancelled;
+  if (active === 0 && final >= counts.total) {
+    if (cancelled) {
+      return 'cancelled';
+    }
+    if (counts.failed) {
+      return 'failed';
+    }
+    return counts.cancelled ? 'cancelled' : 'completed';
   }
-  if (counts.pending) {
-    return counts.completed || counts.failed ? 'running' : 'pending';
-  }
-  if (counts.failed) {
-    return 'failed';
-  }
-  if (counts.cancelled) {
-    return 'cancelled';
-  }
-  return 'completed';
+  return counts.running || final ? 'running' : 'pending';
+}
+
+/** Whether two counts say the same of every state (not of the total). */
+function sameStates(a: ISweepCounts, b: ISweepCounts): boolean {
+  return STATE_KEYS.every(k => (a[k] ?? 0) === (b[k] ?? 0));
 }
 
 /**
@@ -68,11 +103,16 @@ export function sweepName(job: IJob): string {
 
 /**
  * Jobs (newest first) with the points of each sweep folded into one item, placed where its
- * newest job is. `names` gives a sweep's own name where known (GET sweeps).
+ * newest job is; group every job (not a filtered list: a point's newest attempt and the
+ * counts need them all), then `filterItems`.
+ *
+ * `known` gives what the server said last about a sweep: its name, its number of points
+ * (some may not be listed yet), and its state while its counts are still those of the jobs
+ * (a job does not tell whether the user cancelled its sweep).
  */
 export function groupSweeps(
   jobs: readonly IJob[],
-  names: ReadonlyMap<string, string> = new Map()
+  known: ISweepLookup = knownSweeps
 ): MonitorItem[] {
   const items: MonitorItem[] = [];
   const groups = new Map<string, Map<number, IJob>>();
@@ -90,7 +130,7 @@ export function groupSweeps(
         kind: 'sweep',
         sweep: {
           id: ref.id,
-          name: names.get(ref.id) ?? sweepName(job),
+          name: known.get(ref.id)?.name || sweepName(job),
           notebook: job.notebook,
           backend: job.backend,
           state: 'pending',
@@ -106,15 +146,53 @@ export function groupSweeps(
   }
   for (const item of items) {
     if (item.kind === 'sweep') {
-      const points = Array.from(groups.get(item.sweep.id)!.entries())
+      const sweep = item.sweep;
+      sweep.points = Array.from(groups.get(sweep.id)!.entries())
         .sort((a, b) => a[0] - b[0])
         .map(e => e[1]);
-      item.sweep.points = points;
-      item.sweep.counts = countPoints(points);
-      item.sweep.state = sweepStateOf(item.sweep.counts);
+      const counts = countPoints(sweep.points);
+      const server = known.get(sweep.id);
+      if (server) {
+        counts.total = Math.max(counts.total, server.counts.total);
+      }
+      sweep.counts = counts;
+      sweep.state =
+        server && sameStates(server.counts, counts)
+          ? server.state
+          : sweepStateOf(counts);
     }
   }
   return items;
+}
+
+/**
+ * The items a filter keeps. A sweep is kept when the sweep or one of its points (newest
+ * attempts) is in the state asked for, when its backend is the one asked for, and when the
+ * text is in its name, notebook or id, or matches one of its points.
+ */
+export function filterItems(
+  items: readonly MonitorItem[],
+  filter: IJobFilter
+): MonitorItem[] {
+  const text = filter.text.trim().toLowerCase();
+  const anyState = { ...filter, state: '' as const };
+  return items.filter(item => {
+    if (item.kind === 'job') {
+      return jobMatches(item.job, filter, text);
+    }
+    const { sweep } = item;
+    return (
+      (!filter.state ||
+        sweep.state === filter.state ||
+        sweep.points.some(p => p.state === filter.state)) &&
+      (!filter.backend || sweep.backend === filter.backend) &&
+      (!text ||
+        sweep.name.toLowerCase().includes(text) ||
+        sweep.notebook.toLowerCase().includes(text) ||
+        sweep.id.includes(text) ||
+        sweep.points.some(p => jobMatches(p, anyState, text)))
+    );
+  });
 }
 
 /** Whether any point of a group is still to run. */

@@ -110,8 +110,9 @@ export class SweepModel {
     this._set(await this.api.resubmit(this.id));
   }
 
-  csvUrl(): string {
-    return this.api.csvUrl(this.id);
+  /** Fetch the results table as CSV (with the server settings) and save it. */
+  downloadCsv(filename = `${this._sweep?.name || this.id}.csv`): Promise<void> {
+    return this.api.downloadCsv(this.id, filename);
   }
 
   dispose(): void {

@@ -133,13 +133,18 @@ export class SweepHeader extends ReactWidget {
           >
             {failed ? `Resubmit failed (${failed})` : 'Resubmit failed'}
           </button>
-          <a
-            className="jp-SwanSweep-csv"
-            href={model.csvUrl()}
-            download={`${sweep.name || sweep.id}.csv`}
+          <button
+            className="jp-mod-styled jp-SwanSweep-csv"
+            title="The results table as a CSV file"
+            onClick={() =>
+              void act(
+                () => model.downloadCsv(`${sweep.name || sweep.id}.csv`),
+                actions
+              )
+            }
           >
             Download CSV
-          </a>
+          </button>
         </div>
         {(sweep.warnings ?? []).map(w => (
           <p key={w} className="jp-SwanML-hint jp-SwanSweep-warning">

@@ -459,21 +459,31 @@ class CondorBackend(Backend):
 
     def cancel_many(self, jobs: list[Job]) -> None:
         """One removal by our own attribute for all of them (a batch's procs, and any cluster
-        of a job submitted again); a job the schedd still holds afterwards (e.g. its input
-        spooling) goes through cancel's wait."""
+        of a job submitted again). Those the schedd still has afterwards are removed again,
+        all together, while their input spools (the transient hold after a submit), within
+        ONE wait of cancel's 10 s for all of them; one left that is not spooling after a
+        second removal, or any left at the end of the wait, is a Conflict."""
         remove = self._htcondor.JobAction.Remove
         reason = "cancelled by the user (swan-ml-ext)"
-        left: set[str] = set()
-        for i in range(0, len(jobs), _MEMBER_CHUNK):
-            ids = ", ".join(json.dumps(j.id) for j in jobs[i : i + _MEMBER_CHUNK])
-            constraint = f"member(SwanMLJobId, {{{ids}}})"
-            self._call(lambda s, c=constraint: s.act(remove, c, reason=reason))
-            active = f"({constraint}) && JobStatus =!= 3 && JobStatus =!= 4"
-            ads = self._call(lambda s, c=active: s.query(c, ["SwanMLJobId"]))
-            left.update(str(ad.get("SwanMLJobId")) for ad in ads)
-        for job in jobs:
-            if job.id in left:
-                self.cancel(job)
+        deadline = time.monotonic() + 10
+        ids, passes = [j.id for j in jobs], 0
+        while ids:
+            passes += 1
+            left: dict[str, Any] = {}  # job id -> its HoldReasonCode
+            for i in range(0, len(ids), _MEMBER_CHUNK):
+                members = ", ".join(json.dumps(x) for x in ids[i : i + _MEMBER_CHUNK])
+                constraint = f"member(SwanMLJobId, {{{members}}})"
+                self._call(lambda s, c=constraint: s.act(remove, c, reason=reason))
+                active = f"({constraint}) && JobStatus =!= 3 && JobStatus =!= 4"
+                ads = self._call(lambda s, c=active: s.query(c, ["SwanMLJobId", "HoldReasonCode"]))
+                left.update((str(ad.get("SwanMLJobId")), ad.get("HoldReasonCode")) for ad in ads)
+            stuck = passes > 1 and any(code != SPOOLING_INPUT for code in left.values())
+            if left and (stuck or time.monotonic() > deadline):
+                names = ", ".join(sorted(left)[:10]) + (" …" if len(left) > 10 else "")
+                raise Conflict(f"HTCondor refused to remove job(s) {names} in their state")
+            ids = [j.id for j in jobs if j.id in left]
+            if ids:
+                time.sleep(0.2)
 
     def resubmit(self, job: Job, staged: Path, environment: Environment) -> dict[str, Any]:
         """Remove what the schedd has of this job (a stuck cluster, or one whose submission

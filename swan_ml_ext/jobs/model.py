@@ -172,7 +172,9 @@ class Job:
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> Job:
-        d = dict(d)
+        """A stored record; fields this version does not know (a newer version wrote it) are
+        left out, missing ones take their defaults."""
+        d = _known(cls, d)
         d["state"] = JobState(d["state"])
         # (records of earlier versions hold every field, unset ones as null)
         d["resources"] = {k: v for k, v in d["resources"].items() if v is not None}
@@ -211,7 +213,19 @@ class Sweep:
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> Sweep:
-        return cls(**d)
+        """A stored record (unknown fields left out, as for jobs)."""
+        return cls(**_known(cls, d))
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """The record's entries that are fields of the dataclass `cls`."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in fields(cls))
+    return {k: v for k, v in d.items() if k in names}
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
 
 
 def _clip(text: str, limit: int) -> str:

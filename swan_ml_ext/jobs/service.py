@@ -185,7 +185,7 @@ class JobService(EngineUpdates):
                 return fingerprint, same_request(existing, key, fingerprint)
         return fingerprint, None
 
-    def _parse(self, body: Any) -> JobSpec:
+    def parse(self, body: Any) -> JobSpec:
         return parse_spec(
             body,
             root_dir=self.root_dir,
@@ -196,7 +196,7 @@ class JobService(EngineUpdates):
             default_environment=self.default_environment,
         )
 
-    def _new_job(self, spec: JobSpec, owner: str, fingerprint: str, job_id: str) -> Job:
+    def new_job(self, spec: JobSpec, owner: str, fingerprint: str, job_id: str) -> Job:
         return Job(
             id=job_id,
             name=spec.name,
@@ -219,8 +219,8 @@ class JobService(EngineUpdates):
         fingerprint, existing = self._check_key(body)
         if existing is not None:  # a retried POST gets its job (even if the notebook changed)
             return existing, False
-        spec = self._parse(body)
-        job = self._new_job(spec, owner, fingerprint, uuid.uuid4().hex[:12])
+        spec = self.parse(body)
+        job = self.new_job(spec, owner, fingerprint, uuid.uuid4().hex[:12])
         # The inputs walked again for the snapshot, and checked again (they may have grown).
         env = self.environments[job.environment]
         plan = input_plan(self.root_dir, job.notebook, job.inputs, self.limits, env)
@@ -253,7 +253,7 @@ class JobService(EngineUpdates):
 
     def _preview(self, body: Any, owner: str) -> dict[str, Any]:
         fingerprint, existing = self._check_key(body)
-        job = self._new_job(self._parse(body), owner, fingerprint, PREVIEW_JOB_ID)
+        job = self.new_job(self.parse(body), owner, fingerprint, PREVIEW_JOB_ID)
         backend = self.backends[job.backend]
         scratch = Path(tempfile.mkdtemp(prefix="swan-ml-preview-"))
         try:
@@ -293,7 +293,7 @@ class JobService(EngineUpdates):
 
     def _check(self, body: Any) -> dict[str, Any]:
         self._check_key(body)
-        spec = self._parse(body)
+        spec = self.parse(body)
         fit = self.backends[spec.backend].fit(spec.resources)
         notebook = read_notebook(self.root_dir / spec.notebook, spec.notebook)
         detected = self._detected(spec.notebook, notebook, spec.environment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,10 +36,12 @@ CREATE TABLE IF NOT EXISTS sweeps (
     data TEXT NOT NULL
 );
 """
+_SWEEP_ROW_TYPE = "TEXT NOT NULL DEFAULT ''"
 # A sweep point's row in its results table: the newest job of each point (a resubmitted point
 # has older ones) is one index lookup.
 _SWEEP_INDEX = "CREATE INDEX IF NOT EXISTS jobs_sweep ON jobs (sweep_id, sweep_point, seq)"
 _SWEEP_ROW_MESSAGE = 1000  # characters of a point's message in the table (GET jobs/{id}: all)
+TRACKED_SWEEPS = 256  # sweeps whose writes are tracked (SweepVersions); the least recent forgotten
 
 
 class JobStore:
@@ -56,17 +59,15 @@ class JobStore:
         # Bumped (under the lock) whenever a sweep or one of its jobs is written: a reader
         # may keep what it computed from a sweep while its version stays the same, and read
         # again only the points written since (sweep_changes).
-        self._sweep_versions: dict[str, int] = {}
-        self._sweep_points: dict[str, dict[int, int]] = {}  # sweep -> point -> its version
-        self._sweep_reset: dict[str, int] = {}  # sweep -> version of its last job deletion
+        self._versions = SweepVersions(TRACKED_SWEEPS)
         self._migrate()
 
     def _migrate(self) -> None:
         """Stores written before the 'public' / 'summary' columns existed get them filled in;
         those written before sweeps get the (empty) sweep columns."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        for column, kind in (("sweep_id", "TEXT"), ("sweep_point", "INTEGER"),
-                             ("sweep_row", "TEXT NOT NULL DEFAULT ''")):  # fmt: skip
+        added = (("sweep_id", "TEXT"), ("sweep_point", "INTEGER"), ("sweep_row", _SWEEP_ROW_TYPE))
+        for column, kind in added:
             if column not in columns:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         self._db.execute(_SWEEP_INDEX)
@@ -94,13 +95,14 @@ class JobStore:
 
     def _insert(self, job: Job) -> None:
         if job.sweep_id is not None:
-            self._bump(job.sweep_id, job.point)
+            self._versions.bump(job.sweep_id, job.point)
+        values = (job.id, job.backend, job.state.value, job.idempotency_key, _dump(job))
+        values += (_public(job), _summary(job), job.sweep_id, job.point, _sweep_row(job))
         self._db.execute(
             "INSERT INTO jobs (id, backend, state, idempotency_key, data, public, summary,"
             " sweep_id, sweep_point, sweep_row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job.id, job.backend, job.state.value, job.idempotency_key, _dump(job),
-             _public(job), _summary(job), job.sweep_id, job.point, _sweep_row(job)),
-        )  # fmt: skip
+            values,
+        )
 
     def update(self, job: Job) -> None:
         with self._lock:
@@ -108,7 +110,7 @@ class JobStore:
 
     def _update(self, job: Job) -> None:
         if job.sweep_id is not None:
-            self._bump(job.sweep_id, job.point)
+            self._versions.bump(job.sweep_id, job.point)
         self._db.execute(
             "UPDATE jobs SET state = ?, data = ?, public = ?, summary = ?, sweep_row = ?"
             " WHERE id = ?",
@@ -210,29 +212,22 @@ class JobStore:
         return [job for _, job in rows]
 
     # -- sweeps ---------------------------------------------------------------------------
-    def _bump(self, sweep_id: str, point: int | None = None) -> None:
-        version = self._sweep_versions[sweep_id] = self._sweep_versions.get(sweep_id, 0) + 1
-        if point is not None:
-            self._sweep_points.setdefault(sweep_id, {})[point] = version
-
     def sweep_version(self, sweep_id: str) -> int:
-        """Changes whenever the sweep or one of its jobs is written (in this process)."""
-        return self._sweep_versions.get(sweep_id, 0)
+        """Changes whenever the sweep or one of its jobs is written (in this process). Read
+        without the lock: it is what a cached answer is checked against on the event loop."""
+        return self._versions.version(sweep_id)
 
     def sweep_changes(self, sweep_id: str, since: int) -> list[int] | None:
         """The points whose jobs were written after version `since`; None: read them all
-        (jobs were deleted since)."""
+        (jobs were deleted since, or the writes since are no longer tracked)."""
         with self._lock:
-            if self._sweep_reset.get(sweep_id, -1) > since:
-                return None
-            points = self._sweep_points.get(sweep_id, {})
-            return [p for p, v in points.items() if v > since]
+            return self._versions.changes(sweep_id, since)
 
     def insert_sweep(self, sweep: Sweep, jobs: list[Job]) -> None:
         """The sweep and its points' jobs, in one transaction."""
         try:
             with self._lock, self._transaction():
-                self._bump(sweep.id)
+                self._versions.bump(sweep.id)
                 self._db.execute(
                     "INSERT INTO sweeps (id, idempotency_key, data) VALUES (?, ?, ?)",
                     (sweep.id, sweep.idempotency_key, _dump_sweep(sweep)),
@@ -245,7 +240,7 @@ class JobStore:
     def add_sweep_jobs(self, sweep: Sweep, jobs: list[Job]) -> None:
         """New jobs of a sweep (resubmitted points) and the sweep's record, in one transaction."""
         with self._lock, self._transaction():
-            self._bump(sweep.id)
+            self._versions.bump(sweep.id)
             self._db.execute(
                 "UPDATE sweeps SET data = ? WHERE id = ?", (_dump_sweep(sweep), sweep.id)
             )
@@ -254,7 +249,7 @@ class JobStore:
 
     def update_sweep(self, sweep: Sweep) -> None:
         with self._lock:
-            self._bump(sweep.id)
+            self._versions.bump(sweep.id)
             self._db.execute(
                 "UPDATE sweeps SET data = ? WHERE id = ?", (_dump_sweep(sweep), sweep.id)
             )
@@ -263,8 +258,7 @@ class JobStore:
         """Jobs of a sweep that were never submitted (and the sweep itself: drop_sweep), in
         one transaction."""
         with self._lock, self._transaction():
-            self._bump(sweep_id)
-            self._sweep_reset[sweep_id] = self._sweep_versions[sweep_id]
+            self._versions.bump(sweep_id, reset=True)
             self._db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in job_ids])
             if drop_sweep:
                 self._db.execute("DELETE FROM sweeps WHERE id = ?", (sweep_id,))
@@ -350,6 +344,62 @@ class JobStore:
                 (sweep_id,),
             ).fetchall()
         return [_load(data) for (data,) in rows]
+
+
+class SweepVersions:
+    """What was written of which sweep, for readers that keep answers built from a sweep:
+    a version per sweep (from one counter: it only grows) and per point, for the `keep` sweeps
+    written most recently; a sweep forgotten, or one not written since this process started,
+    reads as untracked (sweep_changes: None, read it all). Bounded: at most `keep` sweeps,
+    each with at most its points. The caller serialises writes (the store's lock)."""
+
+    def __init__(self, keep: int):
+        self._keep = keep
+        self._clock = 0
+        self._forgotten = 0  # sweeps forgotten so far: an untracked sweep's version is -this
+        self._sweeps: OrderedDict[str, _Tracked] = OrderedDict()
+
+    def bump(self, sweep_id: str, point: int | None = None, reset: bool = False) -> None:
+        """A write of the sweep (of one point's job); `reset`: jobs of it were deleted, what
+        was built before must be built again from scratch."""
+        self._clock += 1
+        tracked = self._sweeps.get(sweep_id)
+        if tracked is None:
+            # Tracked from now on: writes after `since` are known, earlier ones are not.
+            tracked = self._sweeps[sweep_id] = _Tracked(since=self._clock - 1)
+            while len(self._sweeps) > self._keep:
+                self._sweeps.popitem(last=False)
+                self._forgotten += 1
+        else:
+            self._sweeps.move_to_end(sweep_id)
+        tracked.version = self._clock
+        if reset:
+            tracked.since = self._clock
+            tracked.points.clear()
+        if point is not None:
+            tracked.points[point] = self._clock
+
+    def version(self, sweep_id: str) -> int:
+        tracked = self._sweeps.get(sweep_id)
+        return tracked.version if tracked is not None else -self._forgotten
+
+    def changes(self, sweep_id: str, since: int) -> list[int] | None:
+        tracked = self._sweeps.get(sweep_id)
+        if tracked is None or tracked.since > since:
+            return None
+        return [p for p, v in tracked.points.items() if v > since]
+
+    def __len__(self) -> int:
+        return len(self._sweeps)
+
+
+class _Tracked:
+    __slots__ = ("points", "since", "version")
+
+    def __init__(self, since: int):
+        self.since = since  # writes with a version above it are in `points`
+        self.version = since
+        self.points: dict[int, int] = {}  # point -> the version its job was last written at
 
 
 def _sweep_row(job: Job) -> str:

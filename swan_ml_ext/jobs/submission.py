@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from ..backends.base import Backend
-from .model import Job, Unprocessable
+from .model import Job, Sweep, Unprocessable
+
+Submitted = TypeVar("Submitted", Job, Sweep)
 
 
 def body_fingerprint(body: Any) -> str:
@@ -17,13 +19,14 @@ def body_fingerprint(body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def same_request(existing: Job, key: str, fingerprint: str) -> Job:
-    """A retried POST with its key gets its job; the key reused for another request is refused
-    (as the IETF Idempotency-Key draft says)."""
+def same_request(existing: Submitted, key: str, fingerprint: str) -> Submitted:
+    """A retried POST with its key gets its job (or sweep); the key reused for another request
+    is refused (as the IETF Idempotency-Key draft says)."""
     if existing.request_hash and existing.request_hash != fingerprint:
+        what = "sweep" if isinstance(existing, Sweep) else "job"
         raise Unprocessable(
             f"idempotency_key {key[:100]!r} was already used for a different request"
-            f" (job {existing.id}); use a new key for a new request"
+            f" ({what} {existing.id}); use a new key for a new request"
         )
     return existing
 

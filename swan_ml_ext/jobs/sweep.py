@@ -1,6 +1,6 @@
 """Parameter sweeps, the pure part: a request's `sweep` and `collect` checked and turned into
 points, the `-p name=v1,v2` / `range(...)` form of the magics and the CLI, and the results
-table (JSON and CSV). No tornado, no engines, no store.
+table as CSV (the table itself: jobs/sweep_rows.py). No tornado, no engines, no store.
 
 A sweep is a grid, `{"lr": [0.01, 0.02], "seed": [1, 2, 3]}` (the cartesian product, first
 key slowest: lr=0.01 with seeds 1, 2, 3, then lr=0.02 ...), or explicit points,
@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .model import InvalidRequest, SwanMLError
-from .spec import Limits, check_json, parse_parameters
+from .model import InvalidRequest, SwanMLError, TooLarge
+from .spec import Limits, check_json, human_bytes, parse_parameters
 
-DEFAULT_MAX_POINTS = 1000  # SwanMLApp's trait sets the real one
+DEFAULT_MAX_POINTS = 1000  # SwanMLApp's traits set the real ones
+DEFAULT_MAX_TOTAL_BYTES = 64 * 1024**2
 MAX_COLLECT = 50
 MAX_NAME_CHARS = 100
 
@@ -44,19 +45,6 @@ class Sweep:
     def job_parameters(self, fixed: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return [{**(fixed or {}), **p} for p in self.points]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "keys": list(self.keys),
-            "points": self.points,
-            "collect": self.collect,
-            "grid": self.grid,
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Sweep:
-        """A sweep stored with to_json (checked when it was parsed)."""
-        return cls(tuple(d["keys"]), list(d["points"]), list(d["collect"]), d.get("grid"))
-
 
 def parse_sweep(
     raw: Any,
@@ -65,11 +53,13 @@ def parse_sweep(
     fixed: Mapping[str, Any] | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
     max_parameters_bytes: int = Limits.max_parameters_bytes,
+    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
 ) -> Sweep:
     """A request's `sweep` (grid or explicit points) and `collect`, checked. `fixed` is the
-    body's own `parameters` (already parsed): a swept name may not also be fixed, and every
-    point with them must fit max_parameters_bytes. InvalidRequest (TooLarge for the size) names
-    the field."""
+    body's own `parameters` (already parsed): a swept name may not also be fixed, every point
+    with them must fit max_parameters_bytes, and all points' parameters together (each point's
+    job stores its own) max_total_bytes. InvalidRequest (TooLarge for a size) names the
+    field."""
     if raw is None:
         raise InvalidRequest(
             "'sweep' is missing: give a grid of name: [values] or a list of points"
@@ -92,12 +82,48 @@ def parse_sweep(
         )
     names = parse_collect(collect)
     sweep = Sweep(tuple(keys), points, names, grid)
+    _check_total(keys, points, fixed, max_total_bytes)
     for i, params in enumerate(sweep.job_parameters(fixed)):
         try:
             parse_parameters(params, max_parameters_bytes)
         except SwanMLError as e:
             raise type(e)(f"sweep point {i + 1} ({_point_text(points[i])}): {e.message}") from None
     return sweep
+
+
+def _check_total(
+    keys: list[str],
+    points: list[dict[str, Any]],
+    fixed: Mapping[str, Any] | None,
+    max_total_bytes: int,
+) -> None:
+    """All points' parameters as JSON (each point's job stores its own), measured before any
+    point's is built: a large fixed value times many points is refused without writing it
+    that many times. Exact, from each key's and each value's size once: a point's JSON is
+    '{' + '"key": value' joined by ', ' + '}', and {**fixed, **point} (the names differ) is
+    as long as fixed's JSON and the point's together."""
+    fixed_bytes = _json_bytes(fixed) if fixed else 0
+    base = sum(_json_bytes(k) + 4 for k in keys)  # '"k": ' and ', ' (or the braces)
+    sizes: dict[int, int] = {}  # id(value) -> its bytes: a grid's points share their values
+    total = 0
+    for point in points:
+        total += fixed_bytes + base
+        for value in point.values():
+            n = sizes.get(id(value))
+            if n is None:
+                n = sizes[id(value)] = _json_bytes(value)
+            total += n
+    if total > max_total_bytes:
+        raise TooLarge(
+            f"the sweep's parameters are {human_bytes(total)} as JSON in all ({len(points):,}"
+            f" points, each job storing its own); the limit is {human_bytes(max_total_bytes)}"
+            " (SwanMLApp.max_sweep_parameters_bytes): pass large values as an input file"
+        )
+
+
+def _json_bytes(value: Any) -> int:
+    """As parse_parameters measures: JSON, UTF-8 bytes."""
+    return len(json.dumps(value, ensure_ascii=False).encode())
 
 
 def parse_collect(raw: Any) -> list[str]:
@@ -290,64 +316,19 @@ def _range(key: str, piece: str, max_points: int) -> list[int]:
     return list(r)
 
 
-# The results table
-FIXED_COLUMNS = ("state", "message", "notebook", "job")
-
-
-def sweep_table(
-    points: Sequence[Mapping[str, Any]],
-    results: Sequence[Mapping[str, Any] | None],
-    collect: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The results table of a sweep: one row per point, in point order.
-
-    results[i] describes point i's job, or is None when it has none yet:
-    {"job": id, "state": "completed"|..., "message": str, "notebook": workspace path or None,
-     "collected": {name: value} or None, "collect_notes": {name: why} or None}.
-    Columns are {"name", "kind": "parameter"|"collected"|"state"|"message"|"notebook"|"job",
-    "label"}: labels are unique (a parameter or collected variable named like another column
-    gets " (parameter)" / " (collected)"). Rows are lists in column order; a collected value is
-    null until its point completed. A completed point's collect notes (a value missing, a repr)
-    become its message. `counts`: points per state, "none" for points without a job."""
-    keys = list(points[0]) if points else []
-    taken = set(FIXED_COLUMNS)
-    columns = []
-    for kind, names in (("parameter", keys), ("collected", collect)):
-        for name in names:
-            label = name if name not in taken else f"{name} ({kind})"
-            taken.add(label)
-            columns.append({"name": name, "kind": kind, "label": label})
-    columns += [{"name": n, "kind": n, "label": n} for n in FIXED_COLUMNS]
-    rows = []
-    counts: dict[str, int] = {}
-    for point, result in itertools.zip_longest(points, results[: len(points)]):
-        r = result or {}
-        state = r.get("state") or "none"
-        counts[state] = counts.get(state, 0) + 1
-        collected = (r.get("collected") or {}) if state == "completed" else {}
-        message = r.get("message") or ""
-        notes = r.get("collect_notes") or {}
-        if state == "completed" and not message and notes:
-            message = "; ".join(f"{k}: {v}" for k, v in notes.items())
-        rows.append(
-            [point.get(k) for k in keys]
-            + [collected.get(n) for n in collect]
-            + [None if state == "none" else state, message, r.get("notebook"), r.get("job")]
-        )
-    return {"columns": columns, "rows": rows, "counts": {**counts, "total": len(points)}}
-
-
+# The results table as CSV
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def to_csv(table: Mapping[str, Any]) -> str:
-    """The table as CSV (RFC 4180, header of labels). Safe to open in a spreadsheet: a text cell
-    starting with = + - @ tab or CR gets a leading ' (numbers are written as numbers, so -0.5
-    stays a number). null is empty, true/false lower case, lists and objects as JSON."""
+def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """A results table (GET sweeps/{id}: column labels, rows keyed by label) as CSV (RFC 4180,
+    header of labels). Safe to open in a spreadsheet: a text cell starting with = + - @ tab or
+    CR gets a leading ' (numbers are written as numbers, so -0.5 stays a number). null is
+    empty, true/false lower case, lists and objects as JSON."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([_cell(c["label"]) for c in table["columns"]])
-    writer.writerows([_cell(v) for v in row] for row in table["rows"])
+    writer.writerow([_cell(c) for c in columns])
+    writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
     return out.getvalue()
 
 

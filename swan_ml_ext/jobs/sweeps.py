@@ -32,14 +32,13 @@ from .model import (
     JobState,
     NotFound,
     Sweep,
-    Unprocessable,
     _iso,
 )
 from .parameters_cell import parameter_warnings
 from .service import JobService
 from .spec import check_json, input_plan, read_notebook
-from .submission import body_fingerprint
-from .sweep import parse_sweep, to_csv
+from .submission import body_fingerprint, same_request
+from .sweep import DEFAULT_MAX_TOTAL_BYTES, parse_sweep, to_csv
 from .sweep_rows import results_table, sweep_state
 from .workspace import drop_staging, stage
 
@@ -51,9 +50,15 @@ CACHED_SWEEPS = 16  # sweeps whose REST answer is kept while they do not change
 
 
 class SweepService:
-    def __init__(self, jobs: JobService, max_points: int = 1000):
+    def __init__(
+        self,
+        jobs: JobService,
+        max_points: int = 1000,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+    ):
         self.jobs = jobs
         self.max_points = max_points
+        self.max_total_bytes = max_total_bytes  # all points' parameters together, as JSON
         self._resubmitting = threading.Lock()  # one resubmission at a time (per server)
         # sweep id -> what its last answer was built from and the answer: clients poll a
         # running sweep; only points written since are read again, and nothing at all while
@@ -64,7 +69,8 @@ class SweepService:
     def store(self) -> Any:
         return self.jobs.store
 
-    # -- reads (inline: indexed SQLite reads, like GET jobs) ------------------------------
+    # -- reads: an answer kept while its sweep is unchanged is sent inline; building one (up to
+    # a thousand rows, their JSON or CSV) runs in a worker thread, off the event loop --------
     def _get(self, sweep_id: str) -> Sweep:
         sweep = self.store.get_sweep(sweep_id)
         if sweep is None:
@@ -73,50 +79,50 @@ class SweepService:
 
     async def get(self, sweep_id: str) -> dict[str, Any]:
         """The sweep with its results table (Sweep in openapi.yaml)."""
-        return self._answer(sweep_id).shape
+        return (await self._answer(sweep_id)).shape
 
     async def get_json(self, sweep_id: str) -> str:
         """get() as JSON text."""
-        return self._answer(sweep_id).text
+        return (await self._answer(sweep_id)).text
 
     async def get_csv(self, sweep_id: str) -> tuple[str, str]:
         """(the results table as CSV, a file name for it)."""
-        answer = self._answer(sweep_id)
+        answer = await self._answer(sweep_id)
         d = answer.shape
         if answer.csv is None:
-            columns = d["columns"]
-            table = {
-                "columns": [{"label": c} for c in columns],
-                "rows": [[row[c] for c in columns] for row in d["rows"]],
-            }
-            answer.csv = to_csv(table)
+            answer.csv = await to_thread.run_sync(to_csv, d["columns"], d["rows"])
         stem = re.sub(r"[^A-Za-z0-9._-]+", "-", d["name"]).strip("-.")[:80] or "sweep"
         return answer.csv, f"{stem}-{d['id']}.csv"
 
-    def _answer(self, sweep_id: str) -> _Answer:
-        """The sweep's REST shape, built again only when the store says it changed, from
-        the rows of the points written since (the version is read first: a write made
-        while building makes the next read build again)."""
-        store = self.store
-        version = store.sweep_version(sweep_id)
+    async def _answer(self, sweep_id: str) -> _Answer:
+        """The sweep's REST shape: the one kept while the store's version of the sweep is the
+        same (no lock, no thread), else built again in a worker thread from the rows of the
+        points written since (the version is read first: a write made while building makes
+        the next read build again)."""
+        version = self.store.sweep_version(sweep_id)
         kept = self._answers.get(sweep_id)
         if kept is not None and kept.version == version:
             self._answers.move_to_end(sweep_id)
             return kept
-        sweep = self._get(sweep_id)
-        changed = store.sweep_changes(sweep_id, kept.version) if kept is not None else None
-        if kept is None or changed is None:
-            results = store.sweep_results(sweep_id)
-        else:
-            results = {**kept.results, **(store.sweep_results(sweep_id, changed) if changed
-                                           else {})}  # fmt: skip
-        shape = self.describe(sweep, results)
-        answer = _Answer(version, results, shape, json.dumps(shape))
+        answer = await to_thread.run_sync(self._build, sweep_id, version, kept)
         self._answers[sweep_id] = answer
         self._answers.move_to_end(sweep_id)
         while len(self._answers) > CACHED_SWEEPS:
             self._answers.popitem(last=False)
         return answer
+
+    def _build(self, sweep_id: str, version: int, kept: _Answer | None) -> _Answer:
+        store = self.store
+        sweep = self._get(sweep_id)
+        changed = store.sweep_changes(sweep_id, kept.version) if kept is not None else None
+        if kept is None or changed is None:
+            results = store.sweep_results(sweep_id)
+        elif changed:
+            results = {**kept.results, **store.sweep_results(sweep_id, changed)}
+        else:
+            results = kept.results
+        shape = self.describe(sweep, results)
+        return _Answer(version, results, shape, json.dumps(shape))
 
     async def list_page(self, limit: int, page_token: str | None) -> dict[str, Any]:
         """A page of sweeps, newest first, without their tables (SweepList)."""
@@ -125,20 +131,19 @@ class SweepService:
             if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 18):
                 raise InvalidRequest("invalid page_token: use next_page_token of a previous page")
             before = int(page_token)
+        return await to_thread.run_sync(self._list_page, limit, before)
+
+    def _list_page(self, limit: int, before: int | None) -> dict[str, Any]:
         rows, total = self.store.list_sweeps(limit=limit, before_seq=before)
         counts = self.store.sweep_counts([s.id for _, s in rows])
         sweeps = [self._summary(s, counts[s.id]) for _, s in rows]
         next_token = str(rows[-1][0]) if len(rows) == limit and rows[-1][0] > 1 else None
         return {"sweeps": sweeps, "total": total, "next_page_token": next_token}
 
-    def describe(
-        self, sweep: Sweep, results: dict[int, dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
+    def describe(self, sweep: Sweep, results: dict[int, dict[str, Any]]) -> dict[str, Any]:
         """The REST shape of a sweep, with its table: one row per point, from its newest
-        job's row in the store (`results`: those rows, when read already); see
-        sweep_rows.results_table."""
-        if results is None:
-            results = self.store.sweep_results(sweep.id)
+        job's row in the store (`results`: JobStore.sweep_results); see
+        sweep_rows.results_table. Pure: no store, no lock."""
         found: dict[str, Any] = {}
         for r in results.values():
             found[r["state"]] = found.get(r["state"], 0) + 1
@@ -176,7 +181,7 @@ class SweepService:
         sweep, jobs = await to_thread.run_sync(self._create, body, owner)
         if jobs:
             self._announce(sweep, jobs)
-        return self.describe(sweep), bool(jobs)
+        return await self.get(sweep.id), bool(jobs)
 
     def _create(self, body: Any, owner: str) -> tuple[Sweep, list[Job]]:
         """Validate everything, snapshot every point, store the sweep and its points, submit:
@@ -191,16 +196,16 @@ class SweepService:
         if key:
             existing = self.store.sweep_by_key(key)
             if existing is not None:
-                return _same_request(existing, key, fingerprint), []
+                return same_request(existing, key, fingerprint), []
         request = {k: v for k, v in body.items() if k not in (*SWEEP_FIELDS, "idempotency_key")}
-        spec = self.jobs._parse(request)  # the job's fields: the same 4xx as POST jobs
-        limits = self.jobs.limits
+        spec = self.jobs.parse(request)  # the job's fields: the same 4xx as POST jobs
         plan = parse_sweep(
             body.get("sweep"),
             body.get("collect"),
             fixed=spec.parameters,
             max_points=self.max_points,
-            max_parameters_bytes=limits.max_parameters_bytes,
+            max_parameters_bytes=self.jobs.limits.max_parameters_bytes,
+            max_total_bytes=self.max_total_bytes,
         )
         notebook = read_notebook(self.jobs.root_dir / spec.notebook, spec.notebook)
         warnings = parameter_warnings(notebook, {**spec.parameters, **dict.fromkeys(plan.keys)})
@@ -223,25 +228,14 @@ class SweepService:
             warnings=warnings,
         )
         jobs = self._point_jobs(sweep, spec, range(len(plan.points)))
-        folders = self._stage(sweep, spec, jobs)
-        ids = {j.id for j in jobs}
-        self.jobs.submitting.update(ids)
         try:
-            try:
-                self.store.insert_sweep(sweep, jobs)
-            except Conflict:
-                # The same idempotency key raced us: answer with the sweep that won.
-                winner = self.store.sweep_by_key(key) if key else None
-                if winner is None:
-                    raise
-                self._unstage(jobs)
-                return _same_request(winner, key or "", fingerprint), []
-            except BaseException:
-                self._unstage(jobs)
+            self._store_and_submit(sweep, spec, jobs, new=True)
+        except Conflict:
+            # The same idempotency key raced us: answer with the sweep that won.
+            winner = self.store.sweep_by_key(key) if key else None
+            if winner is None:
                 raise
-            self._submit(sweep, jobs, folders, sweep_created=True)
-        finally:
-            self.jobs.submitting.difference_update(ids)
+            return same_request(winner, key, fingerprint), []
         return sweep, jobs
 
     def _point_jobs(self, sweep: Sweep, spec: JobSpec, points: Any) -> list[Job]:
@@ -257,15 +251,37 @@ class SweepService:
                 name=f"{spec.name} ({label})"[:200],
                 idempotency_key=None,
             )
-            job = self.jobs._new_job(point_spec, sweep.owner, "", uuid.uuid4().hex[:12])
+            job = self.jobs.new_job(point_spec, sweep.owner, "", uuid.uuid4().hex[:12])
             job.sweep_id, job.point, job.collect = sweep.id, i, list(sweep.collect)
             jobs.append(job)
         return jobs
 
+    def _store_and_submit(self, sweep: Sweep, spec: JobSpec, jobs: list[Job], new: bool) -> None:
+        """Snapshot the points, store them (with the sweep when it is `new`, else beside its
+        earlier points), hand them to the engine. On any failure nothing of them stays: not
+        the jobs, not their snapshots, nor a new sweep; the sweep's stored record is as it
+        was."""
+        folders = self._stage(sweep, spec, jobs)
+        ids = {j.id for j in jobs}
+        self.jobs.submitting.update(ids)
+        try:
+            try:
+                if new:
+                    self.store.insert_sweep(sweep, jobs)
+                else:
+                    self.store.add_sweep_jobs(sweep, jobs)
+            except BaseException:
+                self._unstage(jobs)
+                raise
+            self._submit(sweep, jobs, folders, sweep_created=new)
+        finally:
+            self.jobs.submitting.difference_update(ids)
+
     def _stage(self, sweep: Sweep, spec: JobSpec, jobs: list[Job]) -> list[Path]:
         """Each point's snapshot in its own staging folder (what recovery and the monitor
-        expect). The first is staged as any job's; the others share its files as hard links
-        (inputs are not copied N times), each with its own params.json."""
+        expect), its inputs as POST jobs stages them (spec.inputs, the same limits). The first
+        is staged as any job's; the others share its files as hard links (inputs are not
+        copied N times), each with its own params.json."""
         root, staging = self.jobs.root_dir, self.jobs.staging_root
         env = self.jobs.environments[spec.environment]
         plan = input_plan(root, spec.notebook, spec.inputs, self.jobs.limits, env)
@@ -292,7 +308,8 @@ class SweepService:
         self, sweep: Sweep, jobs: list[Job], folders: list[Path], sweep_created: bool
     ) -> None:
         """The stored points to the engine (one submission where the backend batches). On
-        failure nothing stays: not the jobs, not their snapshots (nor a new sweep)."""
+        failure nothing stays: not the jobs, not their snapshots (nor a new sweep). Once they
+        are submitted the sweep is no longer cancelled (a resubmission runs its points)."""
         backend = self.jobs.backends[sweep.backend]
         try:
             refs = backend.submit_many(jobs, folders, self.jobs.environments[sweep.environment])
@@ -303,6 +320,7 @@ class SweepService:
         for job, ref in zip(jobs, refs, strict=True):
             job.engine_ref, job.message = ref, "submitted"
         sweep.submissions += 1 if sweep.batch else len(jobs)
+        sweep.cancelled = False
         self.store.update_many(jobs)
         self.store.update_sweep(sweep)
 
@@ -314,9 +332,11 @@ class SweepService:
 
     # -- actions --------------------------------------------------------------------------
     async def cancel(self, sweep_id: str) -> dict[str, Any]:
-        """Cancel every active point (one engine removal where the backend can)."""
-        sweep = self._get(sweep_id)
+        """Cancel every active point (one engine removal where the backend can). Idempotent:
+        a sweep with no active point is answered as it is."""
+        sweep = await to_thread.run_sync(self._get, sweep_id)
         service = self.jobs
+        previous: dict[str, JobState] = {}
         async with service.locks[sweep.backend]:
             jobs = await to_thread.run_sync(self.store.sweep_jobs, sweep_id)
             if any(j.id in service.submitting for j in jobs):
@@ -324,25 +344,20 @@ class SweepService:
                     f"sweep {sweep_id} is being submitted right now; cancel it in a moment"
                 )
             active = [j for j in jobs if not j.state.final and j.id not in service.finishing]
-            if not active:
-                state = self.describe(sweep)["state"]
-                raise Conflict(
-                    f"cannot cancel sweep {sweep_id}: no point is active (it is {state})"
-                )
-            await to_thread.run_sync(service.backends[sweep.backend].cancel_many, active)
-            previous = {j.id: j.state for j in active}
-            now = time.time()
-            for job in active:
-                job.state, job.message, job.finished_at = (
-                    JobState.CANCELLED, "cancelled by the user (the whole sweep)", now
-                )  # fmt: skip
-            sweep.cancelled = True
-            await to_thread.run_sync(self._record_cancel, sweep, active)
-            service.generation[sweep.backend] += 1
+            if active:
+                await to_thread.run_sync(service.backends[sweep.backend].cancel_many, active)
+                previous = {j.id: j.state for j in active}
+                now = time.time()
+                for job in active:
+                    job.state, job.finished_at = JobState.CANCELLED, now
+                    job.message = "cancelled by the user (the whole sweep)"
+                sweep.cancelled = True
+                await to_thread.run_sync(self._record_cancel, sweep, active)
+                service.generation[sweep.backend] += 1
         for job in active:
             service.live_tails.pop(job.id, None)
             service.emit(job, previous[job.id])
-        return self.describe(sweep)
+        return await self.get(sweep_id)
 
     def _record_cancel(self, sweep: Sweep, jobs: list[Job]) -> None:
         self.store.update_many(jobs)
@@ -355,33 +370,19 @@ class SweepService:
         notebook as it is now: fix it, then resubmit); each row shows its newest attempt."""
         sweep, jobs = await to_thread.run_sync(self._resubmit, sweep_id)
         self._announce(sweep, jobs)
-        return self.describe(sweep)
+        return await self.get(sweep_id)
 
     def _resubmit(self, sweep_id: str) -> tuple[Sweep, list[Job]]:
         with self._resubmitting:
             sweep = self._get(sweep_id)
+            final = (JobState.FAILED, JobState.CANCELLED)
             latest = self.store.sweep_jobs(sweep_id)
-            again = sorted(
-                j.point for j in latest
-                if j.state in (JobState.FAILED, JobState.CANCELLED) and j.point is not None
-            )  # fmt: skip
+            again = sorted(j.point for j in latest if j.state in final and j.point is not None)
             if not again:
                 raise Conflict(f"sweep {sweep_id} has no failed or cancelled point to resubmit")
-            spec = self.jobs._parse(sweep.request)  # checked again: the notebook may be gone
+            spec = self.jobs.parse(sweep.request)  # checked again: the notebook may be gone
             jobs = self._point_jobs(sweep, spec, again)
-            folders = self._stage(sweep, spec, jobs)
-            ids = {j.id for j in jobs}
-            self.jobs.submitting.update(ids)
-            try:
-                sweep.cancelled = False
-                try:
-                    self.store.add_sweep_jobs(sweep, jobs)
-                except BaseException:
-                    self._unstage(jobs)
-                    raise
-                self._submit(sweep, jobs, folders, sweep_created=False)
-            finally:
-                self.jobs.submitting.difference_update(ids)
+            self._store_and_submit(sweep, spec, jobs, new=False)
             return sweep, jobs
 
 
@@ -392,15 +393,6 @@ class _Answer:
     shape: dict[str, Any]
     text: str
     csv: str | None = None
-
-
-def _same_request(existing: Sweep, key: str, fingerprint: str) -> Sweep:
-    if existing.request_hash != fingerprint:
-        raise Unprocessable(
-            f"idempotency_key {key[:100]!r} was already used for a different request"
-            f" (sweep {existing.id}); use a new key for a new request"
-        )
-    return existing
 
 
 def _link(src: str, dst: str) -> None:

@@ -3,9 +3,10 @@
  * a list, seed as a range, values to collect picked among the notebook's variables), run on the
  * personal HTCondor pool as one cluster, followed to completion in its results view and in the
  * sidebar as one row; the table sorted by a click; the chart drawn by JupyterLab's own Vega-Lite
- * renderer; the CSV link.
+ * renderer; the CSV saved as a file.
  */
 import { expect, test } from '@jupyterlab/galata';
+import { readFile } from 'fs/promises';
 
 const SHOTS = process.env.SWAN_SCREENSHOTS ?? 'test-results/screens';
 const SLOW = { timeout: 150000 };
@@ -81,10 +82,8 @@ test('a 2 x 2 sweep from the dialog: results table, sorting, chart, sidebar row'
   await expect(view.getByRole('button', { name: 'Cancel sweep' })).toBeDisabled();
 
   // What the server says: one HTCondor submission for the 4 points, each its own value
-  const href = (await view.getByRole('link', { name: 'Download CSV' }).getAttribute(
-    'href'
-  )) as string;
-  const id = /sweeps\/([^/?]+)\?format=csv$/.exec(href)![1];
+  const listed = await (await page.request.get('/swan-ml-ext/sweeps')).json();
+  const id = listed.sweeps.find((s: any) => s.notebook.endsWith(`${tmpPath}/train.ipynb`)).id;
   const sweep = await (await page.request.get(`/swan-ml-ext/sweeps/${id}`)).json();
   expect(sweep).toMatchObject({
     name: 'ui grid',
@@ -100,9 +99,15 @@ test('a 2 x 2 sweep from the dialog: results table, sorting, chart, sidebar row'
     [0.02, 1, 1.2],
     [0.02, 2, 2.2]
   ]);
-  const csv = await page.request.get(href);
-  expect(csv.headers()['content-type']).toContain('text/csv');
-  expect((await csv.text()).split(/\r?\n/)[0]).toContain('val_loss');
+  // The CSV: fetched with the page's server settings and saved as a file
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    view.getByRole('button', { name: 'Download CSV' }).click()
+  ]);
+  expect(download.suggestedFilename()).toBe('ui grid.csv');
+  const csv = await readFile((await download.path()) as string, 'utf-8');
+  expect(csv.split(/\r?\n/)[0]).toContain('val_loss');
+  expect(csv.split(/\r?\n/).filter(Boolean)).toHaveLength(5);
 
   // The table: points in order, then sorted by val_loss, descending on a second click
   const table = view.getByRole('table', { name: 'Sweep results' });
