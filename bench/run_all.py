@@ -1,4 +1,7 @@
-"""Run every benchmark in turn (make bench). Each prints its own side-by-side figures."""
+"""Run every benchmark in turn (make bench). Each prints its own side-by-side figures.
+
+detect_inputs sends a 1 GB folder through the pool (about 5 GB of disk while it runs):
+SWAN_BENCH_TRANSFER=0 make bench skips that part and keeps its detection figures."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ BENCHES = (
     "gpu_get",
     "jobs_check",
     "sweep_submit",
+    "detect_inputs",
 )
 for name in BENCHES:
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

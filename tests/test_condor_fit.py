@@ -9,15 +9,17 @@ from typing import Any
 import pytest
 
 from swan_ml_ext.backends.condor_fit import (
+    PendingMessages,
     fit,
     gpu_types,
+    idle_in_queue_order,
     machines_from_ads,
     pending_message,
     size,
     valid_gpu_model,
 )
 from swan_ml_ext.backends.condor_submit import submit_description
-from swan_ml_ext.jobs.model import InvalidRequest, Job, JobState
+from swan_ml_ext.jobs.model import BackendUnavailable, InvalidRequest, Job, JobState, Update
 
 V100 = {"Id": "GPU-a0", "DeviceName": "Tesla V100-PCIE-16GB", "GlobalMemoryMb": 24220,
         "Capability": 7.0}  # fmt: skip
@@ -197,9 +199,24 @@ def test_gpu_model_names(name, ok):
     assert valid_gpu_model(name) is ok
 
 
-def _job(resources: dict[str, Any]) -> Job:
-    return Job(id="abc", name="n", backend="condor", state=JobState.PENDING, notebook="n.ipynb",
-               parameters={}, resources=resources, environment="default")  # fmt: skip
+def _job(
+    resources: dict[str, Any], id: str = "abc", cluster: int | None = None, proc: int | None = None
+) -> Job:
+    """A pending job; with `cluster`, one the schedd has (`proc`: a batch's proc)."""
+    ref = {} if cluster is None else {"cluster_id": cluster}
+    if proc is not None:
+        ref["proc_id"] = proc
+    return Job(
+        id=id,
+        name="n",
+        backend="condor",
+        state=JobState.PENDING,
+        notebook="n.ipynb",
+        parameters={},
+        resources=resources,
+        environment="default",
+        engine_ref=ref,
+    )
 
 
 def test_gpu_model_becomes_a_classad_string_in_require_gpus(tmp_path):
@@ -212,26 +229,157 @@ def test_gpu_model_becomes_a_classad_string_in_require_gpus(tmp_path):
         submit_description(_job({"gpus": 1, "gpu_model": 'x" || true'}), tmp_path)
 
 
+A100_JOB = {"gpus": 1, "gpu_model": "A100-SXM4-40GB", "memory_mb": 256, "cpus": 1}
+BUSY = [pslot(["GPUs_GPU_a0"]), dslot("GPUs_GPU_b1"), dslot("GPUs_GPU_c2")]
+
+
+def _messages(updates: dict[str, Update]) -> dict[str, str]:
+    assert all(u.state == JobState.PENDING for u in updates.values())
+    return {k: u.message for k, u in updates.items()}
+
+
+def test_idle_jobs_in_queue_order():
+    refs = {
+        "c": (8, 0),
+        "b": (7, 1),
+        "a": (7, 0),
+        "d": (9, None),
+        "run": (6, None),
+        "gone": (5, None),
+        "new": (None, None),
+    }
+    jobs = [_job({}, i, cluster, proc) for i, (cluster, proc) in refs.items()]
+    wanted = {j.id: j for j in jobs}
+    # "run"'s ad says running, "gone" is missing, "new" has no cluster yet: none is idle
+    found = {"a": {"JobStatus": 1}, "run": {"JobStatus": 2}}
+    idle = idle_in_queue_order(wanted, found, ["gone"])
+    assert [j.id for j in idle] == ["a", "b", "c", "d"]
+
+
+def test_a_change_of_place_alone_waits_for_the_next_refresh():
+    # Given the 100 idle points of a sweep, every matching GPU busy, each told its place
+    machines = machines_from_ads(BUSY)
+    jobs = [_job(A100_JOB, f"p{i:03d}", 7, i) for i in range(100)]
+    pending = PendingMessages()
+    updates: dict[str, Update] = {}
+    pending.explain(jobs, {}, machines, updates, refresh=True)
+    assert len(updates) == 100
+    assert updates["p056"].message == (
+        "waiting: 2 matching GPUs busy (A100-SXM4-40GB); 57th of your 100 idle jobs"
+    )
+    # When the first point starts: every other place moves, but a pass that is no refresh
+    # updates (writes) no job
+    updates = {}
+    pending.explain(jobs[1:], {}, machines, updates, refresh=False)
+    assert updates == {}
+    # the next refresh (the full query) tells each its new place, once
+    pending.explain(jobs[1:], {}, machines, updates, refresh=True)
+    assert len(updates) == 99
+    assert updates["p056"].message.endswith("; 56th of your 99 idle jobs")
+    updates = {}
+    pending.explain(jobs[1:], {}, machines, updates, refresh=True)
+    assert updates == {}
+    # and a change of the reason itself (an A100 freed) is told at once, with the place
+    pending.explain(jobs[1:], {}, machines_from_ads([pslot()]), updates, refresh=False)
+    assert len(updates) == 99
+    assert _messages(updates)["p001"] == (
+        "waiting for the scheduler's next match: a matching slot is free now;"
+        " 1st of your 99 idle jobs"
+    )
+
+
+def test_an_update_from_the_job_ad_carries_the_pending_message():
+    # A job whose ad changed already has an update: the message goes into it, whatever pass
+    machines = machines_from_ads(BUSY)
+    jobs = [_job(A100_JOB, "a", 7, 0), _job(A100_JOB, "b", 7, 1)]
+    pending = PendingMessages()
+    pending.explain(jobs, {}, machines, {}, refresh=True)
+    updates = {"b": Update(JobState.PENDING, message="idle: no match")}
+    pending.explain(jobs[1:], {"b": "no match"}, machines, updates, refresh=False)
+    assert _messages(updates) == {"b": "waiting: 2 matching GPUs busy (A100-SXM4-40GB)"}
+
+
+def _backend() -> Any:
+    from swan_ml_ext.backends.condor import CondorBackend
+
+    return CondorBackend(machine_ads_ttl=1e9, full_query_s=1e9)
+
+
 def test_pending_message_follows_the_machine_ads_without_a_new_job_ad(condor_pool):
     """The monitor's part (CondorBackend._explain_idle): an idle job the incremental query
     did not return (its ad unchanged) gets a new message when the cached machine ads change,
     and none while they do not."""
-    from swan_ml_ext.backends.condor import CondorBackend
-
-    backend = CondorBackend(machine_ads_ttl=1e9)
-    job = _job({"gpus": 1, "gpu_model": "A100-SXM4-40GB", "memory_mb": 256, "cpus": 1})
-    job.engine_ref = {"cluster_id": 7}
+    backend = _backend()
+    job = _job(A100_JOB, cluster=7)
     wanted = {job.id: job}
 
     def explain(*ads: dict) -> dict:
         backend._ads.set(list(ads))
         updates: dict = {}
-        backend._explain_idle(wanted, {}, [], updates)
+        backend._explain_idle(idle_in_queue_order(wanted, {}, []), updates, full=False)
         return {k: (u.state, u.message) for k, u in updates.items()}
 
-    busy = [pslot(["GPUs_GPU_a0"]), dslot("GPUs_GPU_b1"), dslot("GPUs_GPU_c2")]
     waiting = "waiting: 2 matching GPUs busy (A100-SXM4-40GB)"
-    assert explain(*busy) == {"abc": (JobState.PENDING, waiting)}
-    assert explain(*busy) == {}  # nothing new: no update
+    assert explain(*BUSY) == {"abc": (JobState.PENDING, waiting)}
+    assert explain(*BUSY) == {}  # nothing new: no update
     ((state, message),) = explain(pslot()).values()  # an A100 freed
     assert state == JobState.PENDING and message.startswith("waiting for the scheduler")
+
+
+def test_an_unreachable_collector_keeps_the_messages_sent(condor_pool, monkeypatch):
+    backend = _backend()
+    job = _job(A100_JOB, cluster=7)
+    idle = [job]
+    backend._ads.set(BUSY)
+    updates: dict = {}
+    backend._explain_idle(idle, updates, full=True)
+    assert list(updates) == ["abc"]
+
+    def unreachable() -> Any:
+        raise BackendUnavailable("HTCondor pool unreachable")
+
+    # When the collector cannot be asked: no update, and what was sent is remembered
+    monkeypatch.setattr(backend, "machine_ads", unreachable)
+    updates = {}
+    backend._explain_idle(idle, updates, full=True)
+    assert updates == {}
+    # so that once it answers again with the same machines, nothing is sent again
+    monkeypatch.undo()
+    backend._explain_idle(idle, updates, full=True)
+    assert updates == {}
+
+
+class _Schedd:
+    """A schedd that answers queries with the ads given (the backend filters what changed)."""
+
+    def __init__(self) -> None:
+        self.ads: list[dict[str, Any]] = []
+
+    def query(self, constraint: str = "", projection: Any = None) -> list[dict[str, Any]]:
+        return [dict(ad) for ad in self.ads]
+
+
+def test_a_point_starting_rewrites_no_other_idle_point(condor_pool):
+    """Through poll(): a sweep of 100 idle points in one cluster; when one starts, the
+    incremental pass updates that job only, and the next full query tells the others their
+    new place."""
+    backend = _backend()
+    backend._ads.set(BUSY)
+    schedd = _Schedd()
+    backend._schedd_obj = schedd
+    jobs = [_job(A100_JOB, f"p{i:03d}", 7, i) for i in range(100)]
+    ad = {"ClusterId": 7, "JobStatus": 1, "ServerTime": 1000, "EnteredCurrentStatus": 900}
+    schedd.ads = [{**ad, "ProcId": i, "SwanMLJobId": j.id} for i, j in enumerate(jobs)]
+    first = backend.poll(jobs)
+    assert len(first) == 100
+    assert first["p099"].message.endswith("; 100th of your 100 idle jobs")
+    # When point 0 starts
+    schedd.ads[0] = {**schedd.ads[0], "JobStatus": 2, "EnteredCurrentStatus": 1001}
+    jobs[0].state = JobState.RUNNING
+    updates = backend.poll(jobs)
+    assert {k: u.state for k, u in updates.items()} == {"p000": JobState.RUNNING}
+    # and at the next full query, each idle point learns its new place
+    backend.full_query_s = 0
+    updates = backend.poll(jobs)
+    assert len(updates) == 99
+    assert updates["p099"].message.endswith("; 99th of your 99 idle jobs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,17 @@ def test_patterns_and_folder_paths_propose_the_folder(root: Path, code: str) -> 
         "open('~/cfg.yaml')",
         "open(b'cfg.yaml')",
         "open('data/nothing.csv')",  # does not exist
+        # a '*' that is no file pattern never lists the notebook's folder
+        "x = '*'",
+        "print('*' * 40)",
+        "print('=' * 40)",
+        "print('-' * 80)",
+        "print(a, b, sep='*')",
+        "glob('*')",  # a pattern without a suffix: every file next to the notebook
+        "pattern = '*.yaml'",  # a pattern not used as a path
+        "glob('**')",  # '**' walks the whole tree: refused
+        "glob('**.yaml')",
+        "glob('**/*.yaml', recursive=True)",
     ],
 )
 def test_not_proposed(root: Path, code: str) -> None:
@@ -247,11 +259,38 @@ def test_the_work_is_bounded(root: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_a_pattern_in_the_notebooks_folder_proposes_its_matches(root: Path) -> None:
     files(root, "ana/other.yaml")
-    for code in ("glob('*.yaml')", "glob('./*.yaml')"):
+    for code in ("glob('*.yaml')", "glob('./*.yaml')", "open('*.yaml')"):
         assert paths(detect_inputs(root, "ana/read.ipynb", nb_json(code), SHARED)) == [
             "ana/cfg.yaml",
             "ana/other.yaml",
         ]
+
+
+def test_a_pattern_proposes_a_bounded_number_of_matches(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given more matching files than MAX_GLOB_FILES next to the notebook
+    monkeypatch.setattr(detect, "MAX_GLOB_FILES", 3)
+    for i in range(8):
+        files(root, f"ana/run{i}.yaml")
+    globbed: list[str] = []
+    taken: list[Path] = []
+    real = Path.glob
+
+    def counting(self: Path, pattern: str) -> Iterator[Path]:
+        globbed.append(pattern)
+        for match in real(self, pattern):
+            taken.append(match)
+            yield match
+
+    monkeypatch.setattr(Path, "glob", counting)
+    # When a cell globs them, and others use '**' (a walk of the whole tree)
+    nb = nb_json("glob('*.yaml')", "glob('**')", "glob('**.yaml')")
+    found = detect_inputs(root, "ana/read.ipynb", nb, SHARED)
+    # Then only that many matches are taken and proposed, and '**' is never globbed
+    assert len(found) == 3 and len(taken) == 3
+    assert all(p.startswith("ana/") and p.endswith(".yaml") for p in paths(found))
+    assert globbed == ["*.yaml"]
 
 
 def test_joined_paths_are_one_path(root: Path) -> None:

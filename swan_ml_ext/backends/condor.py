@@ -21,9 +21,10 @@ from .condor_fit import (
     GPU_MODEL_MAX,
     GPU_MODEL_PATTERN,
     Machine,
+    PendingMessages,
     fit,
     gpu_types,
-    idle_messages,
+    idle_in_queue_order,
     valid_gpu_model,
 )
 from .condor_machines import MachineAds, query_startds
@@ -88,7 +89,8 @@ class CondorBackend(Backend):
         30.0,
         help="""Seconds between two full queries of our jobs. In between, a monitor pass asks
         the schedd only for jobs that are not idle or whose status changed since the last
-        pass (an idle job's pending reason is refreshed by the full query).""",
+        pass (an idle job's pending reason from its ad, and its place among the user's idle
+        jobs, are refreshed by the full query).""",
     ).tag(config=True)
 
     @default("condor_config")
@@ -102,7 +104,7 @@ class CondorBackend(Backend):
         self._since: int | None = None  # the schedd's time at the last pass
         self._last_full = 0.0
         self._seen: dict[str, tuple[Any, ...]] = {}  # job id -> its ad at the last pass
-        self._why: dict[str, str] = {}  # idle job id -> the pending message last sent
+        self._pending = PendingMessages()  # what each idle job was last told
         self._ads = MachineAds(self._query_machines, lambda: self.machine_ads_ttl)
         self._device_attrs: set[str] = set()  # GPUs_<id> attribute names seen in the pool
         self.collector_queries = 0
@@ -383,53 +385,20 @@ class CondorBackend(Backend):
         for job_id in list(self._seen):
             if job_id not in wanted:
                 del self._seen[job_id]
-        self._explain_idle(wanted, found, missing, updates)
+        self._explain_idle(idle_in_queue_order(wanted, found, missing), updates, full)
         return updates
 
-    def _explain_idle(
-        self,
-        wanted: dict[str, Job],
-        found: dict[str, Any],
-        missing: list[str],
-        updates: dict[str, Update],
-    ) -> None:
-        """An idle job's message says why it waits, from the cached machine ads and its
-        resources (no schedd query): refreshed when the machine ads change even if its job ad
-        did not. Without machine ads the schedd's own words stay."""
-        idle = sorted(  # queue order: cluster, then proc (a sweep's points share a cluster)
-            (
-                (int(j.engine_ref["cluster_id"]), int(j.engine_ref.get("proc_id") or 0), i)
-                for i, j in wanted.items()
-                if "cluster_id" in j.engine_ref
-                and (
-                    found[i].get("JobStatus") == 1
-                    if i in found
-                    else i not in missing and j.state == JobState.PENDING
-                )
-            ),
-        )
-        why: dict[str, str] = {}
-        if idle:
-            try:
-                machines = self.machine_ads()[1]
-            except BackendUnavailable:
-                machines = None
-            if machines is not None:
-                jobs = [(i, wanted[i].resources, self._rejected(i)) for _, _, i in idle]
-                why = idle_messages(jobs, machines)
-        for job_id, message in why.items():
-            u = updates.get(job_id)
-            if u is not None and u.state == JobState.PENDING:
-                u.message = message
-            elif u is None and self._why.get(job_id) != message:
-                updates[job_id] = Update(JobState.PENDING, message=message)
-        self._why = why
-
-    def _rejected(self, job_id: str) -> str:
-        """The schedd's last words on matching the job (LastRejMatchReason), if any."""
-        seen = self._seen.get(job_id)
-        value = seen[_REJECTED] if seen else None
-        return value if isinstance(value, str) else ""
+    def _explain_idle(self, idle: list[Job], updates: dict[str, Update], full: bool) -> None:
+        """An idle job's message says why it waits (condor_fit.PendingMessages), from the
+        cached machine ads and its resources: no schedd query; a change of its place in the
+        queue alone is told at the next full query. Without machine ads (the collector
+        unreachable) the messages last sent stay."""
+        try:
+            machines = self.machine_ads()[1] if idle else []
+        except BackendUnavailable:
+            return
+        said = {i: s[_REJECTED] for i, s in self._seen.items() if isinstance(s[_REJECTED], str)}
+        self._pending.explain(idle, said, machines, updates, refresh=full)
 
     def fetch(self, job: Job, staged: Path) -> None:
         cid = int(job.engine_ref["cluster_id"])

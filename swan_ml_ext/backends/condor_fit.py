@@ -2,7 +2,8 @@
 
 Pure: plain-dict machine ads in (as the collector sends them, nested device ads as dicts and
 `AvailableGPUs` as attribute names), plain answers out. No htcondor import, so it is unit
-tested and benchmarked over any number of ads.
+tested and benchmarked over any number of ads. PendingMessages turns the answers into the
+monitor's pending messages for idle jobs.
 
 A machine is a partitionable or static slot (dynamic slots are parts of their partitionable
 slot, whose ad lists every device and, in `AvailableGPUs`, the free ones). Each GPU device is
@@ -16,9 +17,11 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+from ..jobs.model import Job, JobState, Update
 
 # What resources.gpu_model may be (the schema's pattern): no quotes, no backslash, one line.
 GPU_MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._()/+-]*$"
@@ -324,11 +327,18 @@ def fit(machines: list[Machine], resources: Mapping[str, Any]) -> dict[str, Any]
     return answer
 
 
+def _place(position: int, idle: int) -> str:
+    return f"; {_ordinal(position)} of your {idle} idle jobs" if idle > 1 else ""
+
+
 def pending_message(answer: Mapping[str, Any], position: int, idle: int) -> str:
     """Why an idle job waits, from fit()'s answer for its resources: it can never match
     (which requirement, against what), every matching slot is busy (how many, the job's
     place among the user's idle jobs), or it could start now (the scheduler's turn)."""
-    place = f"; {_ordinal(position)} of your {idle} idle jobs" if idle > 1 else ""
+    return _waits(answer, _place(position, idle))
+
+
+def _waits(answer: Mapping[str, Any], place: str) -> str:
     if not answer["feasible"]:
         return f"waiting: {answer['message']} — cancel and resubmit {answer['hint']}"
     if answer["now"]:
@@ -345,20 +355,87 @@ def pending_message(answer: Mapping[str, Any], position: int, idle: int) -> str:
     return f"waiting: every matching slot is busy{place}"
 
 
-def idle_messages(idle: list[tuple[str, Mapping[str, Any], str]], machines: list[Machine]):
+class Pending(NamedTuple):
+    """An idle job's pending message, and the same without its place in the user's queue."""
+
+    message: str
+    reason: str
+
+
+def idle_messages(
+    idle: list[tuple[str, Mapping[str, Any], str]], machines: list[Machine]
+) -> dict[str, Pending]:
     """Why each idle job waits: `idle` is (job id, its resources, the schedd's last words on
-    matching it) in queue order; one fit per distinct request. Job id -> message."""
+    matching it) in queue order; one fit per distinct request."""
     answers: dict[str, dict[str, Any]] = {}
-    out: dict[str, str] = {}
+    out: dict[str, Pending] = {}
     for position, (job_id, resources, said) in enumerate(idle, 1):
         key = json.dumps(resources, sort_keys=True, default=str)
         if key not in answers:
             answers[key] = fit(machines, resources)
-        message = pending_message(answers[key], position, len(idle))
-        if answers[key]["now"] and said:
-            message += f" (the scheduler last said: {said})"
-        out[job_id] = message
+        answer = answers[key]
+        tail = f" (the scheduler last said: {said})" if answer["now"] and said else ""
+        out[job_id] = Pending(
+            _waits(answer, _place(position, len(idle))) + tail, _waits(answer, "") + tail
+        )
     return out
+
+
+def idle_in_queue_order(
+    wanted: Mapping[str, Job], found: Mapping[str, Mapping[str, Any]], missing: Collection[str]
+) -> list[Job]:
+    """The idle jobs among `wanted`, in queue order (cluster, then proc: a sweep's points
+    share a cluster): those whose ad in `found` says idle and, without an ad (an incremental
+    query returns only the jobs that changed), the pending ones not `missing`."""
+
+    def queued(j: Job) -> tuple[int, int]:
+        return int(j.engine_ref["cluster_id"]), int(j.engine_ref.get("proc_id") or 0)
+
+    idle = [
+        j
+        for i, j in wanted.items()
+        if "cluster_id" in j.engine_ref
+        and (
+            found[i].get("JobStatus") == 1
+            if i in found
+            else i not in missing and j.state == JobState.PENDING
+        )
+    ]
+    return sorted(idle, key=queued)
+
+
+class PendingMessages:
+    """What the monitor last told each idle job about why it waits, so that a pass updates
+    only the jobs whose reason changed (e.g. the machine ads changed, with no new job ad). A
+    change of place alone (another of the user's jobs started: with N idle jobs, N places
+    move) waits for a `refresh` pass (the backend's full query), not to rewrite N jobs every
+    pass."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, Pending] = {}  # idle job id -> what it was last told
+
+    def explain(
+        self,
+        idle: list[Job],
+        said: Mapping[str, str],
+        machines: list[Machine],
+        updates: dict[str, Update],
+        refresh: bool,
+    ) -> None:
+        """Set the message of `idle`'s jobs (queue order) in `updates`: in the update a job
+        already has, else in a new one where it changed. `said`: job id -> the schedd's last
+        words on matching it."""
+        why = idle_messages([(j.id, j.resources, said.get(j.id, "")) for j in idle], machines)
+        for job_id, now in why.items():
+            u, last = updates.get(job_id), self.sent.get(job_id)
+            if u is not None:
+                if u.state == JobState.PENDING:
+                    u.message = now.message
+            elif last is None or last.reason != now.reason or (refresh and last != now):
+                updates[job_id] = Update(JobState.PENDING, message=now.message)
+            else:
+                why[job_id] = last  # unchanged, or only its place moved: told at the next refresh
+        self.sent = why
 
 
 def gpu_types(machines: list[Machine]) -> list[dict[str, Any]]:

@@ -11,7 +11,9 @@ environment's shared prefixes (e.g. /eos, /cvmfs) are reported as read in place:
 never sent, and never looked at here (a shared filesystem may be slow or absent here).
 
 A bare word (no '/' and no file suffix, e.g. 'data') names a folder only where the code uses
-it as a path: in a call such as open(), glob(), listdir(), Path(), read_*() or load*().
+it as a path: in a call such as open(), glob(), listdir(), Path(), read_*() or load*(). So
+does a pattern for the notebook's own folder, which must also have a suffix: `glob('*.csv')`
+proposes the matching files, `'*' * 40` or `sep='*'` nothing.
 
 Bounded work: at most MAX_CELLS code cells of at most MAX_CELL_CHARS each, literals of at
 most MAX_LITERAL_CHARS, MAX_LOOKUPS distinct paths looked up, folders walked up to
@@ -29,6 +31,7 @@ import shlex
 import stat
 import tokenize
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -359,9 +362,9 @@ class _Finder:
             if "/" in head:
                 found = self._lookup(head.rsplit("/", 1)[0] + "/")
                 return [(*found, False)] if found and found[1] == "folder" else []
-            if "*" in text and not any(c in text for c in "/?[{%"):
+            if "*" in text and not any(c in text for c in "/?[{%") and _has_suffix(text):
                 return self._glob_here(text)  # '*.csv': the matching files next to it
-            return []
+            return []  # '*' alone ('*' * 40, sep='*') is no file pattern
         found = self._lookup(text)
         if found is None:
             return []
@@ -394,13 +397,18 @@ class _Finder:
         return not any(p == e or e in p.parents for e in self.exclude)
 
     def _glob_here(self, pattern: str) -> list[tuple[str, str, bool, bool]]:
+        """The files next to the notebook that a pattern ('*.csv') matches, proposed only
+        where the code uses it as a path; at most MAX_GLOB_FILES of them, one folder read
+        ('**', a walk of the whole tree, is refused)."""
+        if "**" in pattern:
+            return []
         folder = self.root / self.nb_dir
         try:
-            matches = sorted(folder.glob(pattern))[:MAX_GLOB_FILES]
+            matches = sorted(islice(folder.glob(pattern), MAX_GLOB_FILES))
         except (OSError, ValueError, NotImplementedError):
             return []
         found = [self._lookup(m.name) for m in matches]
-        return [(*f, False) for f in found if f is not None and f[1] == "file"]
+        return [(*f, True) for f in found if f is not None and f[1] == "file"]
 
     def _stat(self, rel: str) -> tuple[str, str] | None:
         """(root-relative real path, kind) of an existing file or folder inside the root."""
