@@ -471,8 +471,8 @@ def _swan_ml_collect(names: list, ns: dict, items: int = 100, size: int = 4096) 
             scalar = isinstance(v, (bool, float, str, type(None)))
             if short or scalar or isinstance(v, int) and -(2**63) <= v < 2**63:
                 text = json.dumps(v, allow_nan=False)
-        except Exception:
-            pass
+        except Exception:  # a user's object may raise anything here: its repr is kept instead
+            text = None
         if text is not None and len(text) <= size:
             values[name] = json.loads(text)
             continue

@@ -26,6 +26,7 @@ from .model import (
     JobSpec,
     JobState,
     NotFound,
+    SwanMLError,
 )
 from .parameters_cell import parameter_warnings
 from .spec import Environment, Limits, check_json, input_plan, parse_spec, read_notebook
@@ -335,7 +336,7 @@ class JobService(EngineUpdates):
                 max_files=self.limits.max_inputs_files,
                 exclude=exclude,
             )
-        except Exception as e:  # the check's and the preview's answers stand without it
+        except (OSError, ValueError, RecursionError, SwanMLError) as e:  # answers stand without
             self.log.warning("swan-ml: detecting the inputs of %s failed: %s", notebook_rel, e)
             return []
 
