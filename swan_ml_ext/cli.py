@@ -7,21 +7,13 @@ import sys
 from typing import Any
 
 from . import pool
+from .check_commands import dry_run, submit_checked
 from .client import ClientError, SwanMLClient
-from .commands import (
-    ParserExit,
-    UsageError,
-    build_parser,
-    dry_run,
-    follow_logs,
-    progress_line,
-    run_verb,
-    submit_checked,
-    submit_spec,
-    to_server_paths,
-    wait,
-)
+from .commands import ParserExit, build_parser, run_verb
+from .options_commands import UsageError
+from .spec_commands import submit_spec, to_server_paths
 from .sweep_commands import cli_sweep
+from .view_commands import follow_logs, progress_line, wait
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +19,14 @@ import nbformat
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
+from .check_commands import check_dry_run, check_job, dry_run, submit_checked
 from .client import ClientError, SwanMLClient
-from .commands import (
-    ParserExit,
-    UsageError,
-    build_parser,
-    check_dry_run,
-    check_job,
-    dry_run,
-    follow_logs,
-    progress_line,
-    root_relative,
-    run_verb,
-    spec_from_args,
-    submit_checked,
-    submit_spec,
-    to_server_paths,
-    wait,
-)
+from .commands import ParserExit, build_parser, run_verb
+from .options_commands import UsageError
 from .spark.magics import SPARK_HELP, spark_magic
+from .spec_commands import root_relative, spec_from_args, submit_spec, to_server_paths
 from .sweep_commands import magic_sweep
+from .view_commands import Output, follow_logs, progress_line, wait
 
 CELL_HELP = """
 %%swan submit [options]  runs the cell's code as a one-cell notebook job. Nothing from the
@@ -136,11 +125,22 @@ class SwanMagics(Magics):
 
     def _check(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
         spec = self._spec(args, client, cell)
+        return self._answer(args, spec, client, cell, lambda: check_job(spec, client))
+
+    def _answer(
+        self,
+        args: Any,
+        spec: dict[str, Any],
+        client: SwanMLClient,
+        cell: str | None,
+        ask: Callable[[], Output],
+    ) -> Any:
+        """A check or a preview: `ask()`'s data with --json, else its text printed; the cell's
+        notebook, written only for the question, removed whatever the answer."""
         try:
-            out = check_job(spec, client)
+            out = ask()
         finally:
-            if cell is not None:  # the cell's notebook was only written for the check
-                self._remove_cell_notebook(spec["notebook"], client)
+            self._drop_cell_notebook(spec, client, cell)
         if args.json:
             return out.data
         print(out.text)
@@ -149,20 +149,11 @@ class SwanMagics(Magics):
     def _submit(self, args: Any, client: SwanMLClient, cell: str | None) -> Any:
         spec = self._spec(args, client, cell)
         if args.dry_run:
-            try:
-                out = dry_run(args, spec, client)
-            finally:
-                if cell is not None:  # the cell's notebook was only written for the preview
-                    self._remove_cell_notebook(spec["notebook"], client)
-            if args.json:
-                return out.data
-            print(out.text)
-            return None
+            return self._answer(args, spec, client, cell, lambda: dry_run(args, spec, client))
         try:
             job = submit_checked(args, spec, client)
-        except UsageError:
-            if cell is not None:  # refused: the cell's notebook is not needed
-                self._remove_cell_notebook(spec["notebook"], client)
+        except UsageError:  # refused: the cell's notebook is not needed
+            self._drop_cell_notebook(spec, client, cell)
             raise
         if not args.wait:
             print(f"submitted {progress_line(job)}")
@@ -179,9 +170,8 @@ class SwanMagics(Magics):
         nb = (job.get("outputs") or {}).get("notebook")
         if nb:
             url = client.open_url(nb)
-            display(_bundle(f"executed notebook: {url}",
-                            f'executed notebook: <a href="{html.escape(url)}" '
-                            f'target="_blank">{html.escape(nb)}</a>'), raw=True)  # fmt: skip
+            link = f'<a href="{html.escape(url)}" target="_blank">{html.escape(nb)}</a>'
+            display(_bundle(f"executed notebook: {url}", f"executed notebook: {link}"), raw=True)
         return job if args.json else None
 
     # -- where am I -------------------------------------------------------------------------
@@ -208,8 +198,14 @@ class SwanMagics(Magics):
                 )
         return rel
 
-    def _remove_cell_notebook(self, rel: str, client: SwanMLClient) -> None:
-        path = Path(client.root_dir()) / rel
+    def _drop_cell_notebook(
+        self, spec: dict[str, Any], client: SwanMLClient, cell: str | None
+    ) -> None:
+        """For a cell job (`cell` given): remove the notebook written for it, and its
+        .swan-ml-cells folder when nothing else is in it."""
+        if cell is None:
+            return
+        path = Path(client.root_dir()) / spec["notebook"]
         path.unlink(missing_ok=True)
         try:
             path.parent.rmdir()  # .swan-ml-cells, when nothing else is in it
@@ -223,8 +219,11 @@ class SwanMagics(Magics):
         folder.mkdir(exist_ok=True)
         nb = nbformat.v4.new_notebook()
         nb.cells.append(nbformat.v4.new_code_cell(code))
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}  # fmt: skip
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in (name or "cell"))[:40]
         path = folder / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid() % 1000:03d}.ipynb"
         nbformat.write(nb, str(path))

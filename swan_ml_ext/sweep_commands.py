@@ -2,8 +2,9 @@
 a cell; with --wait, the results table (HTML in Lab, text elsewhere; a pandas DataFrame from the
 magic when pandas is importable). A thin REST client like the other verbs (POST and GET
 swan-ml-ext/sweeps); the grid syntax is jobs/sweep.py's. Submitted as `submit` submits a job
-(commands.submit_checked): the job part checked first (POST jobs/check: a sweep no machine could
-run is refused unless --force) and the files the notebook reads sent with it unless --no-detect.
+(check_commands.submit_checked): the job part checked first (POST jobs/check: a sweep no
+machine could run is refused unless --force) and the files the notebook reads sent with it
+unless --no-detect.
 
 
     %swan sweep train.ipynb -p lr=0.01,0.02,0.05 -p seed=range(3) --collect val_loss --wait
@@ -15,24 +16,17 @@ import argparse
 import html
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .check_commands import submit_checked
 from .client import SwanMLClient
-from .commands import (
-    STATE_COLOURS,
-    UsageError,
-    job_options,
-    parse_value,
-    submit_checked,
-    submit_spec,
-    to_server_paths,
-)
 from .jobs.model import SwanMLError
 from .jobs.sweep import grid_from_options, parse_collect
+from .options_commands import UsageError, parse_value
+from .spec_commands import job_options, submit_spec, to_server_paths
+from .view_commands import STATE_COLOURS, poll
 
-FINAL = {"completed", "failed", "cancelled"}
 POLL_S = 1.0
 CELL_CHARS = 40  # a text table's cell is cut to this
 # Values one -p may list here (a range included); the server's own limit on points
@@ -99,7 +93,7 @@ def post_sweep(
     """POST sweeps with the body of a `sweep` line (paths already the server's), as `submit`
     posts a job: its job part checked first (a sweep no point of which could ever run is
     refused unless --force), the inputs the notebook reads added unless --no-detect, what is
-    sent said on `out` (commands.submit_checked); then the sweep."""
+    sent said on `out` (check_commands.submit_checked); then the sweep."""
     job = {k: v for k, v in spec.items() if k not in SWEEP_FIELDS}
     extra = {k: spec[k] for k in SWEEP_FIELDS if k in spec}
 
@@ -132,16 +126,7 @@ def wait_sweep(
     client: SwanMLClient, sweep_id: str, show: Callable[[dict[str, Any]], None]
 ) -> dict[str, Any]:
     """Poll GET sweeps/{id} until every point ended; `show` gets each change."""
-    last = None
-    while True:
-        sweep = client.request("GET", f"sweeps/{sweep_id}")
-        line = progress_line(sweep)
-        if line != last:
-            show(sweep)
-            last = line
-        if sweep["state"] in FINAL:
-            return sweep
-        time.sleep(POLL_S)
+    return poll(lambda: client.request("GET", f"sweeps/{sweep_id}"), progress_line, show, POLL_S)
 
 
 def _cell(value: Any) -> str:

@@ -8,23 +8,20 @@ from typing import Any
 import pytest
 
 from swan_ml_ext import cli
+from swan_ml_ext.check_commands import dry_run
 from swan_ml_ext.client import ClientError, Server, SwanMLClient
-from swan_ml_ext.commands import (
-    UsageError,
-    build_parser,
-    dry_run,
+from swan_ml_ext.commands import build_parser, run_verb
+from swan_ml_ext.input_commands import inputs_line, local_size
+from swan_ml_ext.options_commands import UsageError, parse_memory, parse_param, parse_value
+from swan_ml_ext.spec_commands import spec_from_args, submit_spec
+from swan_ml_ext.view_commands import (
     engine_text,
     format_backends,
     format_job,
     format_jobs,
+    gpu_type_text,
     job_actions,
-    parse_memory,
-    parse_param,
-    parse_value,
     progress_line,
-    run_verb,
-    spec_from_args,
-    submit_spec,
 )
 
 # --- parse_value --------------------------------------------------------------------------
@@ -852,3 +849,97 @@ def test_cli_dry_run_prints_the_preview(tmp_path, capsys, as_json: bool) -> None
         assert printed == "request_cpus = 1\nexecutable = /s/swan_job.sh\nqueue\n"
     assert client.calls == [("POST", "jobs/preview")]
     assert client.previewed == {"notebook": "nb.ipynb"}
+
+
+# --- submit: the check is advice when the pool cannot be asked -------------------------------
+
+
+class CheckFails(RecordingClient):
+    """POST jobs/check fails with `error`; everything else as RecordingClient."""
+
+    def __init__(self, error: ClientError):
+        super().__init__(fake_client()._jobs, backends_json())
+        self.error = error
+
+    def request(self, method, path, body=None, query=None):  # type: ignore[override]
+        if path == "jobs/check":
+            self.calls.append((method, path))
+            raise self.error
+        return super().request(method, path, body, query)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ClientError("the collector does not answer", 503),  # the schedd is up
+        ClientError("Internal Server Error", 500),
+        ClientError("cannot reach the Jupyter server at http://x/: refused", 0),
+    ],
+)
+def test_submit_goes_on_with_a_warning_when_the_pool_cannot_be_checked(
+    tmp_path, capsys, error: ClientError
+) -> None:
+    client = CheckFails(error)
+    client._root = str(tmp_path)
+    (tmp_path / "nb.ipynb").write_text("{}")
+    argv = ["submit", str(tmp_path / "nb.ipynb")]
+    assert cli.run(build_parser("swan-ml").parse_args(argv), client) == cli.EXIT_OK
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"warning: could not check the pool: {error.message}; submitting anyway\n"
+    )
+    assert captured.out.startswith("submitted new1 ")
+    assert client.calls == [("POST", "jobs/check"), ("POST", "jobs")]
+
+
+def test_a_server_without_check_submits_silently_and_a_bad_body_is_not_submitted(
+    tmp_path, capsys
+) -> None:
+    (tmp_path / "nb.ipynb").write_text("{}")
+    argv = ["submit", str(tmp_path / "nb.ipynb")]
+    client = CheckFails(ClientError("Not Found", 404))  # an older server
+    client._root = str(tmp_path)
+    assert cli.run(build_parser("swan-ml").parse_args(argv), client) == cli.EXIT_OK
+    assert capsys.readouterr().err == "" and client.calls[-1] == ("POST", "jobs")
+    client = CheckFails(ClientError("'parameters' must be an object", 400))
+    client._root = str(tmp_path)
+    with pytest.raises(ClientError) as info:
+        cli.run(build_parser("swan-ml").parse_args(argv), client)
+    assert info.value.status == 400 and capsys.readouterr().err == ""
+    assert client.calls == [("POST", "jobs/check")]  # nothing submitted
+
+
+# --- what the submit line says is sent ---------------------------------------------------------
+
+
+def test_an_input_folder_with_a_link_cycle_is_sized_once(tmp_path) -> None:
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.csv").write_text("x" * 100)
+    (data / "sub" / "b.csv").write_text("y" * 20)
+    # data/sub/loop/sub/loop/...: one cycle only, so that a walk following links again ends
+    # (at the kernel's link limit, the files counted dozens of times) instead of hanging
+    (data / "sub" / "loop").symlink_to("..")
+    (data / "a-link.csv").symlink_to("a.csv")  # a link to a file counts as its target
+    assert local_size(str(tmp_path), "data") == (True, 220)
+    line = inputs_line({"inputs": ["data"]}, [], lambda: str(tmp_path))
+    assert line == "sending 1 input (220 bytes): data/"
+
+
+@pytest.mark.parametrize(
+    ("gpu_type", "text"),
+    [
+        (
+            {"name": "A100-SXM4-40GB", "free": 1, "total": 2, "memory_mb": 47616, "capability": 8},
+            "A100-SXM4-40GB: 1 of 2 free, 46.5 GB, cc 8.0",
+        ),
+        (
+            {"name": "T4", "free": 0, "total": 1, "memory_mb": 40960, "capability": 7.5},
+            "T4: 0 of 1 free, 40 GB, cc 7.5",
+        ),
+        ({"name": "tiny", "memory_mb": 512}, "tiny: 0 of 0 free, 512 MB"),
+        ({"name": "unknown", "free": 2, "total": 2, "memory_mb": None}, "unknown: 2 of 2 free"),
+    ],
+)
+def test_gpu_models_in_words(gpu_type: dict[str, Any], text: str) -> None:
+    assert gpu_type_text(gpu_type) == text

@@ -19,15 +19,11 @@ import pytest
 
 from swan_ml_ext import cli, runner
 from swan_ml_ext.backends.base import Backend
+from swan_ml_ext.check_commands import dry_run, format_check, submit_checked
 from swan_ml_ext.client import ClientError, Server, SwanMLClient
-from swan_ml_ext.commands import (
-    build_parser,
-    detected_lines,
-    dry_run,
-    format_check,
-    format_job,
-    submit_checked,
-)
+from swan_ml_ext.commands import build_parser
+from swan_ml_ext.input_commands import detected_lines
+from swan_ml_ext.view_commands import format_job
 
 from .conftest import server_config, write_notebook
 from .fake_backend import FakeBackend
