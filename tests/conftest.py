@@ -19,7 +19,9 @@ from referencing.jsonschema import DRAFT202012
 from tornado.httpclient import HTTPClientError
 
 from swan_ml_ext import pool
+from swan_ml_ext.client import ClientError
 
+from .server import ServerProcess
 from .spark_cluster import SparkCluster
 
 # Before anything imports htcondor2: talk to the personal pool.
@@ -89,6 +91,22 @@ def conforms(method: str, template: str, status: int, body: Any) -> None:
     Draft202012Validator(schema, registry=_REGISTRY).validate(body)
 
 
+async def poll(
+    get: Callable[[], Awaitable[dict[str, Any]]],
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float,
+    interval: float,
+) -> dict[str, Any]:
+    """`get()` every `interval` seconds until `until` holds of its answer; that answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await get()
+        if until(answer):
+            return answer
+        assert time.monotonic() < deadline, f"timed out waiting; last: {answer}"
+        await asyncio.sleep(interval)
+
+
 class Api:
     """jp_fetch with JSON in and out, status kept, OpenAPI conformance checked on every call."""
 
@@ -135,13 +153,7 @@ class Api:
         until: Callable[[dict[str, Any]], bool] = lambda j: j["state"] in FINAL,
         timeout: float = 120,
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = await self.job(job_id)
-            if until(job):
-                return job
-            assert time.monotonic() < deadline, f"timed out waiting; last: {job}"
-            await asyncio.sleep(0.25)
+        return await poll(lambda: self.job(job_id), until, timeout, 0.25)
 
 
 @pytest.fixture
@@ -154,6 +166,32 @@ def swan_app(jp_serverapp: Any, jp_asyncio_loop: Any) -> Any:
 @pytest.fixture
 def api(swan_app: Any, jp_fetch: Callable[..., Awaitable[Any]]) -> Api:
     return Api(jp_fetch)
+
+
+def dying_server(tmp_path: Path, killer: str, **env: str) -> ServerProcess:
+    """A server whose condor backend is `killer` (a class path under tests/, which kills the
+    process in the middle of a submission), with `env` added to its environment."""
+    repo = str(Path(__file__).resolve().parent.parent)
+    return ServerProcess(
+        tmp_path,
+        f"--SwanMLApp.backend_classes=condor={killer}",
+        env={**os.environ, **env, "PYTHONPATH": repo},
+    )
+
+
+def restarted_after(dying: ServerProcess, request: Callable[[], object]) -> ServerProcess:
+    """`request()` kills `dying` (it must not answer); then the server is started again in
+    the same folder with the plain backend, and returned started."""
+    try:
+        request()
+        raise AssertionError("the server answered although it was killed")
+    except ClientError:
+        pass
+    assert dying.proc is not None
+    dying.proc.wait(10)
+    server = ServerProcess(dying.tmp)
+    server.start()
+    return server
 
 
 def live_processes(env_entry: str, program_suffix: bytes = b"") -> list[int]:

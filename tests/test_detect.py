@@ -60,6 +60,17 @@ def paths(found: list[dict[str, Any]]) -> list[str]:
     return [d["path"] for d in found]
 
 
+def sent(path: str, cell: int, kind: str = "file", size: int = 3, count: int = 1) -> dict[str, Any]:
+    """A proposed input sent with the job: `size` bytes in `count` files, first named in `cell`."""
+    return {"path": path, "kind": kind, "bytes": size, "files": count, "in_place": False,
+            "cell": cell}  # fmt: skip
+
+
+def in_place(path: str, cell: int, kind: str = "file") -> dict[str, Any]:
+    """A proposed input under a shared prefix: read in place, never looked at."""
+    return {"path": path, "kind": kind, "bytes": 0, "files": 0, "in_place": True, "cell": cell}
+
+
 def test_a_dozen_kinds_of_literals(root: Path) -> None:
     # Given a notebook whose cells name files in every way a notebook does
     nb = nb_json(
@@ -82,25 +93,16 @@ def test_a_dozen_kinds_of_literals(root: Path) -> None:
     found = detect_inputs(root, "ana/read.ipynb", nb, SHARED)
     # Then each file or folder the code reads is proposed once, with its size and first cell
     assert found == [
-        {"path": "ana/data/events.csv", "kind": "file", "bytes": 3, "files": 1,
-         "in_place": False, "cell": 2},
-        {"path": "ana/cfg.yaml", "kind": "file", "bytes": 3, "files": 1, "in_place": False,
-         "cell": 3},
-        {"path": "ana/calib", "kind": "folder", "bytes": 6, "files": 2, "in_place": False,
-         "cell": 4},
-        {"path": "common/lumi.csv", "kind": "file", "bytes": 3, "files": 1, "in_place": False,
-         "cell": 5},
-        {"path": "top.txt", "kind": "file", "bytes": 3, "files": 1, "in_place": False,
-         "cell": 6},
-        {"path": "/cvmfs/sft.cern.ch/lcg/views", "kind": "folder", "bytes": 0, "files": 0,
-         "in_place": True, "cell": 7},
-        {"path": "/eos/user/j/jdoe/big.root", "kind": "file", "bytes": 0, "files": 0,
-         "in_place": True, "cell": 7},
-        {"path": "ana/helper.py", "kind": "file", "bytes": 3, "files": 1, "in_place": False,
-         "cell": 11},
-        {"path": "ana/models/w.h5", "kind": "file", "bytes": 3, "files": 1, "in_place": False,
-         "cell": 12},
-    ]  # fmt: skip
+        sent("ana/data/events.csv", 2),
+        sent("ana/cfg.yaml", 3),
+        sent("ana/calib", 4, "folder", size=6, count=2),
+        sent("common/lumi.csv", 5),
+        sent("top.txt", 6),
+        in_place("/cvmfs/sft.cern.ch/lcg/views", 7, "folder"),
+        in_place("/eos/user/j/jdoe/big.root", 7),
+        sent("ana/helper.py", 11),
+        sent("ana/models/w.h5", 12),
+    ]
     # and nothing outside the root, nothing only written, no f-string, no bare word, no URL
     for never in ("outside.txt", "plots", "out.csv", "notes", "data/run", "etc"):
         assert not any(never in p for p in paths(found)), (never, found)
@@ -110,10 +112,7 @@ def test_a_file_under_a_proposed_folder_is_covered_by_it(root: Path) -> None:
     # Given a cell that reads a file and a later one that lists its folder
     nb = nb_json("x = open('data/events.csv')", "import os\nnames = os.listdir('data')")
     # Then only the folder is proposed, with the first cell that named any of it
-    assert detect_inputs(root, "ana/read.ipynb", nb, SHARED) == [
-        {"path": "ana/data", "kind": "folder", "bytes": 3, "files": 1, "in_place": False,
-         "cell": 1},
-    ]  # fmt: skip
+    assert detect_inputs(root, "ana/read.ipynb", nb, SHARED) == [sent("ana/data", 1, "folder")]
 
 
 @pytest.mark.parametrize(
@@ -172,11 +171,9 @@ def test_shared_paths_are_read_in_place_and_never_looked_at(root: Path) -> None:
     nb = nb_json("a = uproot.open('/eos/experiment/run1/*.root')\nb = open('/cvmfs/x/setup.sh')")
     found = detect_inputs(root, "ana/read.ipynb", nb, SHARED)
     assert found == [
-        {"path": "/cvmfs/x/setup.sh", "kind": "file", "bytes": 0, "files": 0, "in_place": True,
-         "cell": 1},
-        {"path": "/eos/experiment/run1", "kind": "folder", "bytes": 0, "files": 0,
-         "in_place": True, "cell": 1},
-    ]  # fmt: skip
+        in_place("/cvmfs/x/setup.sh", 1),
+        in_place("/eos/experiment/run1", 1, "folder"),
+    ]
     # and without shared prefixes, absolute paths are not proposed at all
     assert detect_inputs(root, "ana/read.ipynb", nb, []) == []
     # a prefix matches whole folder names only

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from swan_ml_ext.client import ClientError
-
-from .conftest import condor_clusters, write_notebook
+from .conftest import condor_clusters, dying_server, restarted_after, write_notebook
 from .server import ServerProcess
 
 
@@ -17,25 +14,13 @@ from .server import ServerProcess
 def test_sigkill_between_stored_and_submitted(tmp_path: Path, condor_pool: None, when: str) -> None:
     # Given a server that dies in the middle of a submission (the job is stored; the schedd
     # has it not yet, or has it but its cluster id was not stored)
-    repo = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "SWAN_ML_TEST_KILL": when, "PYTHONPATH": repo}
-    dying = ServerProcess(
-        tmp_path,
-        "--SwanMLApp.backend_classes=condor=tests.kill_backend.KillDuringSubmitBackend",
-        env=env,
-    )
+    killer = "tests.kill_backend.KillDuringSubmitBackend"
+    dying = dying_server(tmp_path, killer, SWAN_ML_TEST_KILL=when)
     write_notebook(dying.root / "quick.ipynb", "print('ran once')")
     dying.start()
     body = {"notebook": "quick.ipynb", "resources": {"memory_mb": 256}, "idempotency_key": "k"}
-    try:
-        dying.client.submit(body)
-        raise AssertionError("the server answered although it was killed")
-    except ClientError:
-        pass
-    dying.proc.wait(10)
     # When it is started again (plain backend)
-    server = ServerProcess(tmp_path)
-    server.start()
+    server = restarted_after(dying, lambda: dying.client.submit(body))
     try:
         page = server.client.jobs()
         assert page["total"] == 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,9 +15,15 @@ import htcondor2
 import nbformat
 import pytest
 
-from swan_ml_ext.client import ClientError
-
-from .conftest import FINAL, Api, server_config, write_notebook
+from .conftest import (
+    FINAL,
+    Api,
+    dying_server,
+    poll,
+    restarted_after,
+    server_config,
+    write_notebook,
+)
 from .server import ServerProcess
 
 COMPUTE = (
@@ -66,13 +71,7 @@ class Sweeps(Api):
         until: Callable[[dict[str, Any]], bool] = lambda s: s["state"] in FINAL,
         timeout: float = 240,
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            sweep = await self.sweep(sweep_id)
-            if until(sweep):
-                return sweep
-            assert time.monotonic() < deadline, f"timed out; last: {sweep}"
-            await asyncio.sleep(0.5)
+        return await poll(lambda: self.sweep(sweep_id), until, timeout, 0.5)
 
 
 @pytest.fixture
@@ -285,10 +284,7 @@ def test_sigkill_mid_sweep_every_point_ends_once(tmp_path: Path, condor_pool: No
     """The server dies twice: right after the schedd accepted a batch (before the points'
     engine references were stored), then again while the points run. Every point ends, each
     exactly once: the batch's procs that lost their record are removed and submitted again."""
-    repo = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": repo}
-    killer = "tests.kill_sweep_backend.KillAfterBatchBackend"
-    dying = ServerProcess(tmp_path, f"--SwanMLApp.backend_classes=condor={killer}", env=env)
+    dying = dying_server(tmp_path, "tests.kill_sweep_backend.KillAfterBatchBackend")
     write_notebook(
         dying.root / "nap.ipynb", "import time\ntime.sleep(6)\nout = n * 2", params="n = 0"
     )
@@ -300,15 +296,8 @@ def test_sigkill_mid_sweep_every_point_ends_once(tmp_path: Path, condor_pool: No
         "resources": SMALL,
         "idempotency_key": "nap",
     }
-    try:
-        dying.client.request("POST", "sweeps", body)
-        raise AssertionError("the server answered although it was killed")
-    except ClientError:
-        pass
-    dying.proc.wait(10)
     # When it is started again (plain backend)
-    server = ServerProcess(tmp_path)
-    server.start()
+    server = restarted_after(dying, lambda: dying.client.request("POST", "sweeps", body))
     try:
         (listed,) = server.client.request("GET", "sweeps")["sweeps"]
         sweep_id = listed["id"]

@@ -1,54 +1,17 @@
-import { Widget } from '@lumino/widgets';
-
 import { makeBackends, makeJob as job } from './fixtures';
+import { requestAPI } from './spark-fixtures';
+import { enter, field, rendered } from './testutils';
+import { IOpenedDialog, monitorOf, openDialog } from './widget-fixtures';
 import { JobsModel } from '../model';
 import { JobMonitor, formatEngine } from '../monitor/panel';
 import { SubmitDialog, SubmitForm } from '../submit/dialog';
 
-const requestAPI = jest.fn();
-jest.mock('../api', () => ({
-  ...jest.requireActual('../api'),
-  requestAPI: (...args: any[]) => requestAPI(...args)
-}));
+// Only the request layer is replaced: the rest runs for real.
+jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());
 
 const BACKENDS = makeBackends();
 /** These specs are about submitting and previewing: no pool fit, no GPU lookup (gpu-fit.spec). */
 const NO_FIT = { check: null, gpu: null };
-
-async function rendered(w: Widget): Promise<HTMLElement> {
-  if (!w.isAttached && !w.parent) {
-    Widget.attach(w, document.body);
-  }
-  w.update();
-  await new Promise(r => setTimeout(r, 50));
-  return w.node;
-}
-
-/** Type into an input (or choose in a select) as a user does: React sees the event. */
-async function enter(
-  el: HTMLInputElement | HTMLSelectElement,
-  value: string
-): Promise<void> {
-  const proto =
-    el instanceof HTMLSelectElement
-      ? HTMLSelectElement.prototype
-      : HTMLInputElement.prototype;
-  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value);
-  el.dispatchEvent(
-    new Event(el instanceof HTMLSelectElement ? 'change' : 'input', {
-      bubbles: true
-    })
-  );
-  await new Promise(r => setTimeout(r, 20));
-}
-
-function input(node: HTMLElement, label: string): HTMLInputElement {
-  const el = node.querySelector(`[aria-label="${label}"]`);
-  if (!el) {
-    throw new Error(`no field labelled ${label}`);
-  }
-  return el as HTMLInputElement;
-}
 
 function alerts(node: HTMLElement): string[] {
   return Array.from(node.querySelectorAll('[role="alert"]')).map(
@@ -89,8 +52,8 @@ describe('SubmitForm', () => {
       ['Minimum GPU capability', ''],
       ['Maximum runtime (s)', '']
     ]);
-    expect(input(node, 'CPUs').id).toBe('swan-resources_cpus');
-    expect(input(node, 'CPUs').getAttribute('max')).toBe('4');
+    expect(field(node, 'CPUs').id).toBe('swan-resources_cpus');
+    expect(field(node, 'CPUs').getAttribute('max')).toBe('4');
     expect(node.textContent).toContain('1 of 2 GPUs free in the pool');
     expect(
       node.querySelector('[aria-label="Pool GPUs by model"]')?.textContent
@@ -118,7 +81,7 @@ describe('SubmitForm', () => {
       resources: { cpus: 2 }
     });
     let node = await rendered(form);
-    await enter(input(node, 'CPUs'), '3');
+    await enter(field(node, 'CPUs'), '3');
     // When the user chooses the other backend
     await enter(
       node.querySelector('#swan-backend') as HTMLSelectElement,
@@ -137,10 +100,10 @@ describe('SubmitForm', () => {
       node.querySelector('label[for="swan-resources_executor_size"]')
         ?.textContent
     ).toBe('Executor size');
-    expect(input(node, 'Driver CPUs').value).toBe('3');
+    expect(field(node, 'Driver CPUs').value).toBe('3');
     expect(node.querySelector('[aria-label="Memory (MB)"]')).toBeNull();
     expect(node.textContent).not.toContain('GPUs free');
-    await enter(input(node, 'Executors'), '6');
+    await enter(field(node, 'Executors'), '6');
     await enter(size, '1');
     expect(form.check()).toEqual({
       notebook: 'a.ipynb',
@@ -156,8 +119,8 @@ describe('SubmitForm', () => {
       'condor'
     );
     node = await rendered(form);
-    expect(input(node, 'CPUs').value).toBe('3');
-    expect(input(node, 'Memory (MB)').value).toBe('2048');
+    expect(field(node, 'CPUs').value).toBe('3');
+    expect(field(node, 'Memory (MB)').value).toBe('2048');
     form.dispose();
   });
 
@@ -246,8 +209,8 @@ describe('SubmitForm', () => {
     );
     let node = await rendered(form);
     // When the user also enters a memory below the minimum and a fractional GPU count
-    await enter(input(node, 'Memory (MB)'), '0');
-    await enter(input(node, 'GPUs'), '1.5');
+    await enter(field(node, 'Memory (MB)'), '0');
+    await enter(field(node, 'GPUs'), '1.5');
     // Then nothing can be submitted, and each field says what is wrong
     expect(form.check()).toBeNull();
     node = await rendered(form);
@@ -257,8 +220,8 @@ describe('SubmitForm', () => {
       'GPUs must be a whole number',
       'x must be an integer'
     ]);
-    expect(input(node, 'CPUs').getAttribute('aria-invalid')).toBe('true');
-    expect(input(node, 'CPUs').getAttribute('aria-describedby')).toContain(
+    expect(field(node, 'CPUs').getAttribute('aria-invalid')).toBe('true');
+    expect(field(node, 'CPUs').getAttribute('aria-describedby')).toContain(
       'swan-resources_cpus__error'
     );
     expect(form.resourceErrors).toEqual({
@@ -267,10 +230,10 @@ describe('SubmitForm', () => {
       gpus: 'GPUs must be a whole number'
     });
     // When the values are corrected, the errors go and the request is built
-    await enter(input(node, 'CPUs'), '2');
-    await enter(input(node, 'Memory (MB)'), '512');
-    await enter(input(node, 'GPUs'), '1');
-    await enter(input(node, 'Minimum GPU capability'), '8.0');
+    await enter(field(node, 'CPUs'), '2');
+    await enter(field(node, 'Memory (MB)'), '512');
+    await enter(field(node, 'GPUs'), '1');
+    await enter(field(node, 'Minimum GPU capability'), '8.0');
     await enter(node.querySelector('#swan-param-x') as HTMLInputElement, '40');
     const request = form.check();
     node = await rendered(form);
@@ -301,7 +264,7 @@ describe('SubmitForm', () => {
     expect(dialog.isAttached).toBe(true);
     expect(alerts(node)).toEqual(['GPUs must be at most 2']);
     // When the server refuses the corrected job
-    await enter(input(node, 'GPUs'), '1');
+    await enter(field(node, 'GPUs'), '1');
     requestAPI.mockRejectedValueOnce(
       new Error("environment 'default' has no kernel 'julia'")
     );
@@ -362,23 +325,14 @@ describe('Preview', () => {
     return pre ? (pre.textContent ?? '') : null;
   }
 
-  async function opened(): Promise<{
-    form: SubmitForm;
-    dialog: SubmitDialog;
-    model: JobsModel;
-    node: HTMLElement;
-  }> {
-    const model = new JobsModel();
+  function opened(): Promise<IOpenedDialog> {
     const form = new SubmitForm(
       'a.ipynb',
       BACKENDS,
       [{ name: 'n', type: 'int', text: '3' }],
       {}
     );
-    const dialog = new SubmitDialog(form, model, NO_FIT);
-    void dialog.launch().catch(() => undefined); // disposed at the end: rejected
-    const node = await rendered(form);
-    return { form, dialog, model, node };
+    return openDialog(form, NO_FIT); // disposed at the end: its launch rejects
   }
 
   it('shows what the current values would hand to the engine, submitting nothing', async () => {
@@ -411,7 +365,7 @@ describe('Preview', () => {
       ...PREVIEW,
       text: 'request_cpus = 3\n'
     });
-    await enter(input(after, 'CPUs'), '3');
+    await enter(field(after, 'CPUs'), '3');
     await new Promise(r => setTimeout(r, 30));
     after = await rendered(form);
     expect(requestAPI).toHaveBeenCalledTimes(2);
@@ -451,14 +405,14 @@ describe('Preview', () => {
       'No preview for these values: see what is wrong.'
     );
     // When a value is invalid, nothing is asked and the field says why
-    await enter(input(after, 'CPUs'), '0');
+    await enter(field(after, 'CPUs'), '0');
     await new Promise(r => setTimeout(r, 30));
     after = await rendered(form);
     expect(requestAPI).toHaveBeenCalledTimes(1);
     expect(alerts(after)).toContain('CPUs must be at least 1');
     // When it is corrected, the preview comes, and the refusal goes
     requestAPI.mockResolvedValueOnce(PREVIEW);
-    await enter(input(after, 'CPUs'), '1');
+    await enter(field(after, 'CPUs'), '1');
     await new Promise(r => setTimeout(r, 30));
     after = await rendered(form);
     expect(requestAPI).toHaveBeenCalledTimes(2);
@@ -493,11 +447,7 @@ describe('JobMonitor', () => {
     });
     const model = new JobsModel();
     await model.refresh();
-    const monitor = new JobMonitor(model, {
-      open: jest.fn(),
-      resubmit: jest.fn(),
-      notify: jest.fn()
-    });
+    const monitor = monitorOf(model);
     let node = await rendered(monitor);
     expect(node.querySelectorAll('li').length).toBeLessThan(60);
     expect(node.textContent).toContain('3000 of 3000 jobs');
@@ -538,11 +488,7 @@ describe('JobMonitor', () => {
     model: JobsModel,
     id: string
   ): Promise<{ node: HTMLElement; buttons: string[]; monitor: JobMonitor }> {
-    const monitor = new JobMonitor(model, {
-      open: jest.fn(),
-      resubmit: jest.fn(),
-      notify: jest.fn()
-    });
+    const monitor = monitorOf(model);
     monitor.select(id);
     const node = await rendered(monitor);
     const buttons = Array.from(
@@ -610,11 +556,7 @@ describe('JobMonitor', () => {
     expect(d.buttons).toEqual(['Open original', 'Resubmit…']);
     d.monitor.dispose();
     // the list shows progress bars only for the backend that reports progress
-    const monitor = new JobMonitor(model, {
-      open: jest.fn(),
-      resubmit: jest.fn(),
-      notify: jest.fn()
-    });
+    const monitor = monitorOf(model);
     const node = await rendered(monitor);
     const rows = Array.from(node.querySelectorAll('li')).map(li => [
       li.getAttribute('aria-label'),
@@ -710,11 +652,7 @@ describe('JobMonitor', () => {
         ? job('2', { parameters: { big: 'x'.repeat(10) } })
         : { stdout: '', stderr: '', live: true }
     );
-    const monitor = new JobMonitor(model, {
-      open: jest.fn(),
-      resubmit: jest.fn(),
-      notify: jest.fn()
-    });
+    const monitor = monitorOf(model);
     monitor.select('2');
     let node = await rendered(monitor);
     node = await rendered(monitor);

@@ -3,55 +3,32 @@ import { ServerConnection } from '@jupyterlab/services';
 import { JobsModel } from '../model';
 import { SubmitDialog, SubmitForm } from '../submit/dialog';
 import { makeGpuBackends, makeJob } from './fixtures';
-import {
-  enter,
-  field,
-  gpuStatus,
-  modelSelect,
-  poolCheck,
-  refusal,
-  rendered,
-  sleep
-} from './gpu-fit-fixtures';
+import { gpuStatus, modelSelect, poolCheck, refusal } from './gpu-fit-fixtures';
+import { requestAPI, sleep } from './spark-fixtures';
+import { enter, field, rendered } from './testutils';
+import { checkDelay, IOpenedDialog, openDialog } from './widget-fixtures';
 import { IJobRequest } from '../api';
 
-const requestAPI = jest.fn();
-jest.mock('../api', () => ({
-  ...jest.requireActual('../api'),
-  requestAPI: (...args: any[]) => requestAPI(...args)
-}));
+// Only the request layer is replaced: the rest runs for real.
+jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());
 
 const BACKENDS = makeGpuBackends();
 
 describe('The dialog’s pool fit', () => {
-  beforeAll(() => {
-    SubmitForm.checkDelay = 80;
-  });
-  afterAll(() => {
-    SubmitForm.checkDelay = 400;
-  });
+  checkDelay(80);
   afterEach(() => requestAPI.mockReset());
 
-  async function opened(
+  function opened(
     options: SubmitDialog.IOptions = { gpu: null },
     resources = {}
-  ): Promise<{
-    form: SubmitForm;
-    dialog: SubmitDialog;
-    model: JobsModel;
-    node: HTMLElement;
-  }> {
-    const model = new JobsModel();
+  ): Promise<IOpenedDialog> {
     const form = new SubmitForm(
       'a.ipynb',
       BACKENDS,
       [{ name: 'lr', type: 'float', text: '0.1' }],
       { resources }
     );
-    const dialog = new SubmitDialog(form, model, options);
-    void dialog.launch().catch(() => undefined); // disposed at the end: rejected
-    const node = await rendered(form);
-    return { form, dialog, model, node };
+    return openDialog(form, options); // disposed at the end: its launch rejects
   }
 
   function submitLabel(dialog: SubmitDialog): string {
@@ -241,9 +218,7 @@ describe('The dialog’s pool fit', () => {
 });
 
 describe('The suggested GPU memory', () => {
-  beforeAll(() => {
-    SubmitForm.checkDelay = 80;
-  });
+  checkDelay(80);
   afterEach(() => requestAPI.mockReset());
 
   async function opened(
@@ -251,9 +226,7 @@ describe('The suggested GPU memory', () => {
   ): Promise<{ form: SubmitForm; dialog: SubmitDialog; node: HTMLElement }> {
     requestAPI.mockImplementation(poolCheck);
     const form = new SubmitForm('a.ipynb', BACKENDS, [], {});
-    const dialog = new SubmitDialog(form, new JobsModel(), { gpu });
-    void dialog.launch().catch(() => undefined);
-    await rendered(form);
+    const { dialog } = await openDialog(form, { gpu });
     const node = await rendered(form);
     return { form, dialog, node };
   }
@@ -320,9 +293,7 @@ describe('The suggested GPU memory', () => {
       path === 'gpu' ? gpuStatus() : poolCheck(path, init)
     );
     const form = new SubmitForm('a.ipynb', BACKENDS, [], {});
-    const dialog = new SubmitDialog(form, new JobsModel());
-    void dialog.launch().catch(() => undefined);
-    await rendered(form);
+    const { dialog } = await openDialog(form);
     await sleep(50);
     const node = await rendered(form);
     expect(requestAPI.mock.calls.map(c => c[0])).toContain('gpu');
@@ -341,9 +312,7 @@ describe('The suggested GPU memory', () => {
     });
     const model = new JobsModel({ serverSettings: settings });
     const form = new SubmitForm('a.ipynb', BACKENDS, [], {});
-    const dialog = new SubmitDialog(form, model);
-    void dialog.launch().catch(() => undefined);
-    await rendered(form);
+    const { dialog } = await openDialog(form, {}, model);
     await sleep(150);
     const asked = requestAPI.mock.calls.filter(c =>
       ['gpu', 'jobs/check'].includes(c[0])

@@ -1,50 +1,11 @@
 /**
- * What the GPU-fit specs share: the pool's answers to POST jobs/check, a GET gpu answer, and
- * helpers that type into the dialog as a user does.
+ * What the GPU-fit specs share: the pool's answers to POST jobs/check and a GET gpu answer
+ * (typing into the dialog is in testutils).
  */
-import { Widget } from '@lumino/widgets';
-
 import { IJobCheck, IJobRequest } from '../api';
 import type { IGpuStatus } from '../gpu/api';
 
 export const GiB = 2 ** 30;
-
-export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
-export async function rendered(w: Widget): Promise<HTMLElement> {
-  if (!w.isAttached && !w.parent) {
-    Widget.attach(w, document.body);
-  }
-  w.update();
-  await sleep(50);
-  return w.node;
-}
-
-/** Type into an input (or choose in a select) as a user does: React sees the event. */
-export async function enter(
-  el: HTMLInputElement | HTMLSelectElement,
-  value: string
-): Promise<void> {
-  const proto =
-    el instanceof HTMLSelectElement
-      ? HTMLSelectElement.prototype
-      : HTMLInputElement.prototype;
-  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value);
-  el.dispatchEvent(
-    new Event(el instanceof HTMLSelectElement ? 'change' : 'input', {
-      bubbles: true
-    })
-  );
-  await sleep(20);
-}
-
-export function field(node: HTMLElement, label: string): HTMLInputElement {
-  const el = node.querySelector(`[aria-label="${label}"]`);
-  if (!el) {
-    throw new Error(`no field labelled ${label}`);
-  }
-  return el as HTMLInputElement;
-}
 
 export function modelSelect(node: HTMLElement): HTMLSelectElement {
   return node.querySelector('#swan-resources_gpu_model') as HTMLSelectElement;

@@ -1,5 +1,4 @@
 import { JobsModel } from '../model';
-import { JobMonitor } from '../monitor/panel';
 import { FitChecker } from '../submit/check';
 import {
   describeGpuType,
@@ -8,22 +7,14 @@ import {
   suggestedMb
 } from '../submit/gpuFit';
 import { makeGpuBackends, makeJob } from './fixtures';
-import {
-  FITS,
-  GiB,
-  gpuStatus,
-  refusal,
-  rendered,
-  REQUEST,
-  sleep
-} from './gpu-fit-fixtures';
+import { FITS, GiB, gpuStatus, refusal, REQUEST } from './gpu-fit-fixtures';
+import { requestAPI, sleep } from './spark-fixtures';
+import { rendered } from './testutils';
+import { monitorOf } from './widget-fixtures';
 import { IJobCheck } from '../api';
 
-const requestAPI = jest.fn();
-jest.mock('../api', () => ({
-  ...jest.requireActual('../api'),
-  requestAPI: (...args: any[]) => requestAPI(...args)
-}));
+// Only the request layer is replaced: the rest runs for real.
+jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());
 
 const BACKENDS = makeGpuBackends();
 
@@ -169,11 +160,7 @@ describe('A waiting job’s row', () => {
     const model = new JobsModel();
     await model.loadBackends();
     await model.refresh();
-    const monitor = new JobMonitor(model, {
-      open: jest.fn(),
-      resubmit: jest.fn(),
-      notify: jest.fn()
-    });
+    const monitor = monitorOf(model);
     const node = await rendered(monitor);
     const row = (name: string) =>
       node.querySelector(`li[aria-label^="${name} "]`) as HTMLElement;

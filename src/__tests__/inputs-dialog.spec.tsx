@@ -1,46 +1,24 @@
-import { Widget } from '@lumino/widgets';
-
 import { IJobCheck, IJobRequest } from '../api';
 import { JobsModel } from '../model';
-import { JobMonitor } from '../monitor/panel';
-import { ISubmitDefaults, SubmitDialog, SubmitForm } from '../submit/dialog';
+import { ISubmitDefaults, SubmitForm } from '../submit/dialog';
 import { makeBackends, makeJob } from './fixtures';
 import { detected, workspace } from './inputs-fixtures';
+import { requestAPI, sleep } from './spark-fixtures';
+import { enter, rendered } from './testutils';
+import {
+  checkDelay,
+  IOpenedDialog,
+  monitorOf,
+  openDialog
+} from './widget-fixtures';
 
-const requestAPI = jest.fn();
-jest.mock('../api', () => ({
-  ...jest.requireActual('../api'),
-  requestAPI: (...args: any[]) => requestAPI(...args)
-}));
+// Only the request layer is replaced: the rest runs for real.
+jest.mock('../api', () => jest.requireActual('./spark-fixtures').mockedApi());
 
 const BACKENDS = makeBackends();
 /** What a test opened: disposed after it, also when it fails (dialogs queue otherwise). */
 const opens: { dispose(): void }[] = [];
 afterEach(() => opens.splice(0).forEach(w => w.dispose()));
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
-async function rendered(w: Widget): Promise<HTMLElement> {
-  if (!w.isAttached && !w.parent) {
-    Widget.attach(w, document.body);
-  }
-  w.update();
-  // React renders on its own schedule: wait for it (a loaded machine is slow the first time)
-  for (let i = 0; i < 100 && !w.node.firstElementChild; i++) {
-    await sleep(20);
-  }
-  await sleep(50);
-  return w.node;
-}
-
-/** Type into an input as a user does: React sees the event. */
-async function type(el: HTMLInputElement, value: string): Promise<void> {
-  Object.getOwnPropertyDescriptor(
-    HTMLInputElement.prototype,
-    'value'
-  )!.set!.call(el, value);
-  el.dispatchEvent(new Event('input', { bubbles: true }));
-  await sleep(20);
-}
 
 async function click(node: HTMLElement, label: string): Promise<void> {
   const button = Array.from(node.querySelectorAll('button')).find(
@@ -108,32 +86,15 @@ function bodies(path: string): IJobRequest[] {
     .map(c => JSON.parse(c[1].body));
 }
 
-async function opened(defaults: ISubmitDefaults = {}): Promise<{
-  form: SubmitForm;
-  dialog: SubmitDialog;
-  model: JobsModel;
-  node: HTMLElement;
-  result: Promise<unknown>;
-}> {
-  const model = new JobsModel();
+async function opened(defaults: ISubmitDefaults = {}): Promise<IOpenedDialog> {
   const form = new SubmitForm('ana/read.ipynb', BACKENDS, [], defaults);
-  const dialog = new SubmitDialog(form, model, {
-    gpu: null,
-    files: workspace()
-  });
-  const result = dialog.launch().catch(() => undefined);
-  opens.push(dialog, model);
-  const node = await rendered(form);
-  return { form, dialog, model, node, result };
+  const opened = await openDialog(form, { gpu: null, files: workspace() });
+  opens.push(opened.dialog, opened.model);
+  return opened;
 }
 
 describe('Files sent with the job', () => {
-  beforeAll(() => {
-    SubmitForm.checkDelay = 20;
-  });
-  afterAll(() => {
-    SubmitForm.checkDelay = 400;
-  });
+  checkDelay(20);
   afterEach(() => requestAPI.mockReset());
 
   it('is pre-filled with what the check found; in-place and refused ones apart', async () => {
@@ -181,7 +142,7 @@ describe('Files sent with the job', () => {
     expect(rows(node)[0]).toEqual(['data/', 'not sent', 'cell 1']);
     expect(total(node)).toBe('Total: 300 bytes in 1 file');
     // and edits the job's name (checked again: the answer proposes data/ again)
-    await type(
+    await enter(
       node.querySelector('#swan-name') as HTMLInputElement,
       'read events'
     );
@@ -229,7 +190,7 @@ describe('Files sent with the job', () => {
     );
     expect(offered).not.toContain('ana/read.ipynb');
     // a path that is not there: said, nothing added
-    await type(path, 'common/nope.csv');
+    await enter(path, 'common/nope.csv');
     path.dispatchEvent(
       new KeyboardEvent('keydown', { key: 'Enter', bubbles: true })
     );
@@ -241,7 +202,7 @@ describe('Files sent with the job', () => {
     ).toEqual(["no file or folder 'common/nope.csv' under the server root"]);
     expect(dialog.isAttached).toBe(true);
     // one that is: added, and the dialog stays open
-    await type(path, 'common/lumi.csv');
+    await enter(path, 'common/lumi.csv');
     path.dispatchEvent(
       new KeyboardEvent('keydown', { key: 'Enter', bubbles: true })
     );
@@ -349,15 +310,12 @@ describe('Files sent with the job', () => {
       }
       throw new Error(`unexpected ${path}`);
     });
-    const model = new JobsModel();
     const form = new SubmitForm('ana/read.ipynb', BACKENDS, [], {});
-    const dialog = new SubmitDialog(form, model, {
+    const { dialog, model, node } = await openDialog(form, {
       check: null,
       gpu: null,
       files: null
     });
-    void dialog.launch().catch(() => undefined);
-    const node = await rendered(form);
     // before any answer: only the notebook
     expect(section(node).textContent).toContain('Only the notebook is sent.');
     expect(total(node)).toBe('Total: nothing but the notebook');
@@ -391,11 +349,7 @@ describe('A job’s view', () => {
     const model = new JobsModel();
     await model.loadBackends();
     await model.refresh();
-    const monitor = new JobMonitor(model, {
-      open: jest.fn(),
-      resubmit: jest.fn(),
-      notify: jest.fn()
-    });
+    const monitor = monitorOf(model);
     const inputsOf = async (id: string) => {
       monitor.select(id);
       const node = await rendered(monitor);

@@ -10,6 +10,7 @@ import {
   sleep,
   until
 } from './spark-fixtures';
+import { enter } from './testutils';
 import { SparkModel } from '../spark/model';
 import { IActiveNotebook, ISparkNotebooks, labelOf } from '../spark/notebooks';
 import { SparkPanel } from '../spark/panel';
@@ -35,20 +36,6 @@ class FakeNotebooks implements ISparkNotebooks {
       ? labelOf(3, 'df = spark.range(10**8)\ndf.count()')
       : null;
   }
-}
-
-async function enter(
-  el: HTMLSelectElement | HTMLTextAreaElement,
-  value: string
-) {
-  const proto = Object.getPrototypeOf(el);
-  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value);
-  el.dispatchEvent(
-    new Event(el instanceof HTMLSelectElement ? 'change' : 'input', {
-      bubbles: true
-    })
-  );
-  await sleep(20);
 }
 
 function q(node: HTMLElement, testid: string): HTMLElement[] {

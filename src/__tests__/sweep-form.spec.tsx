@@ -3,6 +3,7 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { sleep } from './spark-fixtures';
+import { enter } from './testutils';
 import { IParam } from '../params';
 import {
   axisValues,
@@ -227,17 +228,6 @@ class Host extends ReactWidget {
   }
 }
 
-async function type(el: HTMLInputElement | HTMLSelectElement, value: string) {
-  const proto = Object.getPrototypeOf(el);
-  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value);
-  el.dispatchEvent(
-    new Event(el instanceof HTMLSelectElement ? 'change' : 'input', {
-      bubbles: true
-    })
-  );
-  await sleep(20);
-}
-
 describe('the Sweep section', () => {
   let host: Host;
   const $ = <T extends Element = HTMLInputElement>(selector: string): T =>
@@ -263,15 +253,15 @@ describe('the Sweep section', () => {
       'No parameter swept: one job.'
     );
     // lr as a list of 2
-    await type(byLabel<HTMLSelectElement>('Sweep lr'), 'list');
-    await type(byLabel('lr values'), '0.01, 0.02');
+    await enter(byLabel<HTMLSelectElement>('Sweep lr'), 'list');
+    await enter(byLabel('lr values'), '0.01, 0.02');
     expect($('[data-testid="sweep-count"]').textContent).toBe('2 points');
     expect($('.jp-SwanSweep-values').textContent).toBe('→ 0.01, 0.02');
     // seed as a range 1..3
-    await type(byLabel<HTMLSelectElement>('Sweep seed'), 'range');
-    await type(byLabel('seed from'), '1');
-    await type(byLabel('seed to'), '3');
-    await type(byLabel('seed step'), '1');
+    await enter(byLabel<HTMLSelectElement>('Sweep seed'), 'range');
+    await enter(byLabel('seed from'), '1');
+    await enter(byLabel('seed to'), '3');
+    await enter(byLabel('seed step'), '1');
     expect($('[data-testid="sweep-count"]').textContent).toBe(
       '2 × 3 = 6 points'
     );
@@ -301,14 +291,14 @@ describe('the Sweep section', () => {
   it('shows what is wrong next to the field', async () => {
     ($('button[aria-expanded]') as HTMLButtonElement).click();
     await sleep(20);
-    await type(byLabel<HTMLSelectElement>('Sweep seed'), 'list');
-    await type(byLabel('seed values'), '1, x');
+    await enter(byLabel<HTMLSelectElement>('Sweep seed'), 'list');
+    await enter(byLabel('seed values'), '1, x');
     const alert = $('[data-testid="sweep-axis-seed"] [role="alert"]');
     expect(alert.textContent).toBe('seed must be an integer: "x"');
     expect($('[data-testid="sweep-count"]').textContent).toBe(
       'Fix the values to see the number of points.'
     );
-    await type(byLabel('Other names to collect'), 'not valid');
+    await enter(byLabel('Other names to collect'), 'not valid');
     expect($('.jp-SwanSweep-collect [role="alert"]').textContent).toBe(
       'not a Python name: not valid'
     );

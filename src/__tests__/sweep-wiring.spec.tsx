@@ -1,14 +1,15 @@
 import { Notification } from '@jupyterlab/apputils';
-import { Widget } from '@lumino/widgets';
 
 import { makeBackends, makeJob } from './fixtures';
 import { requestAPI, sleep, until } from './spark-fixtures';
 import { makeSweep } from './sweep-fixtures';
+import { enter, field, rendered } from './testutils';
+import { IOpenedDialog, monitorOf, openDialog } from './widget-fixtures';
 import { IJob } from '../api';
 import { IParam } from '../params';
 import { JobsModel } from '../model';
 import { JobMonitor } from '../monitor/panel';
-import { SubmitDialog, SubmitForm } from '../submit/dialog';
+import { SubmitForm } from '../submit/dialog';
 import { KnownSweeps, knownSweeps, SweepAPI } from '../sweep/api';
 import { groupSweeps } from '../sweep/group';
 import { learnSweeps, sweepNotificationsPlugin } from '../sweep/plugins';
@@ -23,39 +24,13 @@ const PARAMS: IParam[] = [
 /** No pool fit, no GPU lookup: these specs are about what is submitted where. */
 const NO_FIT = { check: null, gpu: null };
 
-async function rendered(w: Widget): Promise<HTMLElement> {
-  if (!w.isAttached && !w.parent) {
-    Widget.attach(w, document.body);
-  }
-  w.update();
-  await sleep(50);
-  return w.node;
-}
-
-async function enter(
-  el: HTMLInputElement | HTMLSelectElement,
-  value: string
-): Promise<void> {
-  const proto = Object.getPrototypeOf(el);
-  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value);
-  el.dispatchEvent(
-    new Event(el instanceof HTMLSelectElement ? 'change' : 'input', {
-      bubbles: true
-    })
-  );
-  await sleep(20);
-}
-
-function field<T extends Element = HTMLInputElement>(
-  node: HTMLElement,
-  label: string
-): T {
-  const el = node.querySelector(`[aria-label="${label}"]`);
-  if (!el) {
-    throw new Error(`no field labelled ${label}`);
-  }
-  return el as T;
-}
+/** Point `p` of sweep `sweep` (an attempt of it: job `id`), in `state`. */
+const point = (id: string, p: number, state: string, sweep = 'S') =>
+  makeJob(id, {
+    state,
+    name: `train (lr=0.0${p})`,
+    sweep: { id: sweep, point: p }
+  } as any);
 
 describe('the dialog with a Sweep section', () => {
   let model: JobsModel;
@@ -65,29 +40,23 @@ describe('the dialog with a Sweep section', () => {
   });
   afterEach(() => model.dispose());
 
-  async function open(): Promise<{
-    form: SubmitForm;
-    dialog: SubmitDialog;
-    node: HTMLElement;
-    result: Promise<any>;
-  }> {
+  /** The dialog, its Sweep section opened. */
+  async function open(): Promise<IOpenedDialog> {
     const form = new SubmitForm('ana/train.ipynb', makeBackends(), PARAMS, {});
     form.variables = ['val_loss', 'accuracy'];
-    const dialog = new SubmitDialog(form, model, NO_FIT);
-    const result = dialog.launch();
-    const node = await rendered(form);
-    return { form, dialog, node, result };
+    const opened = await openDialog(form, NO_FIT, model);
+    (
+      opened.node.querySelector(
+        '[data-testid="sweep-section"] button[aria-expanded]'
+      ) as HTMLButtonElement
+    ).click();
+    await sleep(30);
+    return opened;
   }
 
   it('submits a sweep to POST sweeps when a parameter is swept', async () => {
     // Given lr swept over a list, seed over a range, val_loss collected
     const { dialog, node, result } = await open();
-    (
-      node.querySelector(
-        '[data-testid="sweep-section"] button[aria-expanded]'
-      ) as HTMLButtonElement
-    ).click();
-    await sleep(30);
     await enter(field<HTMLSelectElement>(node, 'Sweep lr'), 'list');
     await enter(field(node, 'lr values'), '0.01, 0.02');
     await enter(field<HTMLSelectElement>(node, 'Sweep seed'), 'range');
@@ -122,12 +91,6 @@ describe('the dialog with a Sweep section', () => {
 
   it('submits a plain job when nothing is swept, and nothing while a sweep value is wrong', async () => {
     const { dialog, node, result } = await open();
-    (
-      node.querySelector(
-        '[data-testid="sweep-section"] button[aria-expanded]'
-      ) as HTMLButtonElement
-    ).click();
-    await sleep(30);
     await enter(field<HTMLSelectElement>(node, 'Sweep seed'), 'list');
     await enter(field(node, 'seed values'), '1, x');
     dialog.resolve(1);
@@ -149,14 +112,7 @@ describe('the dialog with a Sweep section', () => {
   });
 
   it("shows the server's refusal of a sweep and stays open", async () => {
-    const { dialog, node, result } = await open();
-    result.catch(() => undefined); // disposed below: the launch promise rejects
-    (
-      node.querySelector(
-        '[data-testid="sweep-section"] button[aria-expanded]'
-      ) as HTMLButtonElement
-    ).click();
-    await sleep(30);
+    const { dialog, node } = await open();
     await enter(field<HTMLSelectElement>(node, 'Sweep lr'), 'list');
     await enter(field(node, 'lr values'), '0.01, 0.02');
     requestAPI.mockRejectedValueOnce(
@@ -171,12 +127,6 @@ describe('the dialog with a Sweep section', () => {
 
 describe('the job monitor with sweeps', () => {
   it("shows a sweep's points as one row that opens its results", async () => {
-    const point = (id: string, p: number, state: string) =>
-      makeJob(id, {
-        state,
-        name: `train (lr=0.0${p})`,
-        sweep: { id: 'S', point: p }
-      } as any);
     const jobs = [
       makeJob('9', { name: 'plain' }),
       point('8', 0, 'completed'),
@@ -188,12 +138,7 @@ describe('the job monitor with sweeps', () => {
     const model = new JobsModel();
     await model.refresh();
     const openSweep = jest.fn();
-    const monitor = new JobMonitor(model, {
-      open: jest.fn(),
-      resubmit: jest.fn(),
-      notify: jest.fn(),
-      openSweep
-    });
+    const monitor = monitorOf(model, { openSweep });
     const node = await rendered(monitor);
     const rows = Array.from(node.querySelectorAll('li')).map(li =>
       li.getAttribute('aria-label')
@@ -215,12 +160,6 @@ describe('the job monitor with sweeps', () => {
 });
 
 describe('the job monitor: sweep rows grouped, then filtered', () => {
-  const point = (id: string, p: number, state: string, sweep = 'S') =>
-    makeJob(id, {
-      state,
-      name: `train (lr=0.0${p})`,
-      sweep: { id: sweep, point: p }
-    } as any);
   let model: JobsModel;
   let monitor: JobMonitor;
   let known: KnownSweeps;
@@ -235,11 +174,7 @@ describe('the job monitor: sweep rows grouped, then filtered', () => {
     model = new JobsModel();
     await model.refresh();
     known = new KnownSweeps();
-    monitor = new JobMonitor(
-      model,
-      { open: jest.fn(), resubmit: jest.fn(), notify: jest.fn() },
-      known
-    );
+    monitor = monitorOf(model, {}, known);
     return rendered(monitor);
   }
   afterEach(() => {
@@ -321,12 +256,6 @@ describe('the job monitor: sweep rows grouped, then filtered', () => {
 });
 
 describe('the end of a sweep', () => {
-  const point = (id: string, p: number, state: string) =>
-    makeJob(id, {
-      state,
-      name: `train (lr=0.0${p})`,
-      sweep: { id: 'S', point: p }
-    } as any);
   const answer = (state: string, over: any = {}) =>
     makeSweep({
       id: 'S',

@@ -12,7 +12,12 @@ import { IJobFilter, jobDuration } from '../model';
 import { formatResources } from '../resources';
 import { formatInputs } from '../submit/inputsList';
 import { KnownSweeps, knownSweeps } from '../sweep/api';
-import { filterItems, groupSweeps, MonitorItem } from '../sweep/group';
+import {
+  filterItems,
+  groupSweeps,
+  JOB_STATES,
+  MonitorItem
+} from '../sweep/group';
 import { SweepRow } from '../sweep/sweepRow';
 import { IJobsModel, JobAction } from '../tokens';
 
@@ -24,14 +29,6 @@ export interface IMonitorActions {
   openSweep?(id: string): void;
 }
 
-const STATES: JobState[] = [
-  'pending',
-  'running',
-  'held',
-  'completed',
-  'failed',
-  'cancelled'
-];
 /** Three lines: name and state; backend, duration, progress; why it waits / failed. */
 const ROW_HEIGHT = 64;
 const OVERSCAN = 8;
@@ -465,7 +462,7 @@ export class JobMonitor extends ReactWidget {
               onChange={e => setFilter({ state: e.target.value as JobState })}
             >
               <option value="">all states</option>
-              {STATES.map(s => (
+              {JOB_STATES.map(s => (
                 <option key={s} value={s}>
                   {s}
                 </option>

@@ -41,6 +41,35 @@ export function Field(props: IFieldProps): JSX.Element {
   );
 }
 
+/** A select with its label and, when wrong, why (announced); `children`: its options. */
+function SelectField(props: {
+  id: string;
+  label: string;
+  value: string;
+  error?: string;
+  onChange: (v: string) => void;
+  children: React.ReactNode;
+}): JSX.Element {
+  return (
+    <div className="jp-SwanML-field">
+      <label htmlFor={props.id}>{props.label}</label>
+      <select
+        id={props.id}
+        className="jp-mod-styled"
+        value={props.value}
+        onChange={ev => props.onChange(ev.target.value)}
+      >
+        {props.children}
+      </select>
+      {props.error && (
+        <span className="jp-SwanML-error" role="alert">
+          {props.error}
+        </span>
+      )}
+    </div>
+  );
+}
+
 /** Backend (an unavailable one shown with why, not selectable) and environment. */
 export function BackendFields(props: {
   backends: IBackends;
@@ -52,47 +81,37 @@ export function BackendFields(props: {
 }): JSX.Element {
   return (
     <div className="jp-SwanML-row">
-      <div className="jp-SwanML-field">
-        <label htmlFor="swan-backend">Backend</label>
-        <select
-          id="swan-backend"
-          className="jp-mod-styled"
-          value={props.backend}
-          onChange={ev => props.onBackend(ev.target.value)}
-        >
-          {props.backends.backends.map(b => (
-            <option
-              key={b.name}
-              value={b.name}
-              disabled={!b.available}
-              title={b.reason}
-            >
-              {b.title || b.name}
-              {b.available ? '' : ` — unavailable: ${b.reason ?? ''}`}
-            </option>
-          ))}
-        </select>
-        {props.error && (
-          <span className="jp-SwanML-error" role="alert">
-            {props.error}
-          </span>
-        )}
-      </div>
-      <div className="jp-SwanML-field">
-        <label htmlFor="swan-environment">Environment</label>
-        <select
-          id="swan-environment"
-          className="jp-mod-styled"
-          value={props.environment}
-          onChange={ev => props.onEnvironment(ev.target.value)}
-        >
-          {props.backends.environments.map(env => (
-            <option key={env.name} value={env.name} title={env.description}>
-              {env.name}
-            </option>
-          ))}
-        </select>
-      </div>
+      <SelectField
+        id="swan-backend"
+        label="Backend"
+        value={props.backend}
+        error={props.error}
+        onChange={props.onBackend}
+      >
+        {props.backends.backends.map(b => (
+          <option
+            key={b.name}
+            value={b.name}
+            disabled={!b.available}
+            title={b.reason}
+          >
+            {b.title || b.name}
+            {b.available ? '' : ` — unavailable: ${b.reason ?? ''}`}
+          </option>
+        ))}
+      </SelectField>
+      <SelectField
+        id="swan-environment"
+        label="Environment"
+        value={props.environment}
+        onChange={props.onEnvironment}
+      >
+        {props.backends.environments.map(env => (
+          <option key={env.name} value={env.name} title={env.description}>
+            {env.name}
+          </option>
+        ))}
+      </SelectField>
     </div>
   );
 }

@@ -21,6 +21,33 @@ function mimeModel(spec: Record<string, unknown>): IRenderMime.IMimeModel {
   };
 }
 
+/** One axis's select, with its text before it (`label`: its accessible name). */
+function AxisSelect(props: {
+  text: string;
+  label: string;
+  value: string;
+  choices: readonly string[];
+  onChange: (value: string) => void;
+}): JSX.Element {
+  return (
+    <label>
+      {props.text}{' '}
+      <select
+        className="jp-mod-styled"
+        aria-label={props.label}
+        value={props.value}
+        onChange={e => props.onChange(e.target.value)}
+      >
+        {props.choices.map(c => (
+          <option key={c} value={c}>
+            {c}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 /** The two selects of the chart: a collected value against a parameter. */
 class ChartControls extends ReactWidget {
   constructor(readonly chart: SweepChart) {
@@ -46,36 +73,20 @@ class ChartControls extends ReactWidget {
     }
     return (
       <div className="jp-SwanSweep-axes">
-        <label>
-          Value{' '}
-          <select
-            className="jp-mod-styled"
-            aria-label="Chart value"
-            value={axes.y}
-            onChange={e => this.chart.choose({ y: e.target.value })}
-          >
-            {choices.y.map(c => (
-              <option key={c} value={c}>
-                {c}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          against{' '}
-          <select
-            className="jp-mod-styled"
-            aria-label="Chart parameter"
-            value={axes.x}
-            onChange={e => this.chart.choose({ x: e.target.value })}
-          >
-            {choices.x.map(c => (
-              <option key={c} value={c}>
-                {c}
-              </option>
-            ))}
-          </select>
-        </label>
+        <AxisSelect
+          text="Value"
+          label="Chart value"
+          value={axes.y}
+          choices={choices.y}
+          onChange={y => this.chart.choose({ y })}
+        />
+        <AxisSelect
+          text="against"
+          label="Chart parameter"
+          value={axes.x}
+          choices={choices.x}
+          onChange={x => this.chart.choose({ x })}
+        />
       </div>
     );
   }

@@ -3,7 +3,7 @@
  * progress counted from the jobs themselves (job events keep them current), its state the
  * server's where the server's last answer still tells the same counts.
  */
-import { FINAL_STATES, IJob } from '../api';
+import { FINAL_STATES, IJob, JobState } from '../api';
 import { IJobFilter, jobMatches } from '../model';
 import {
   ISweepCounts,
@@ -33,14 +33,15 @@ export interface ISweepLookup {
   get(id: string): ISweepSummary | undefined;
 }
 
-const STATE_KEYS = [
+/** Every job state, in the order the UI lists them (the state filter, a sweep's counts). */
+export const JOB_STATES: readonly JobState[] = [
   'pending',
   'running',
   'held',
   'completed',
   'failed',
   'cancelled'
-] as const;
+];
 
 /** Counts of points by state; a resubmitted point counts as its newest attempt. */
 export function countPoints(points: readonly IJob[]): ISweepCounts {
@@ -86,7 +87,7 @@ export function sweepStateOf(
 
 /** Whether two counts say the same of every state (not of the total). */
 function sameStates(a: ISweepCounts, b: ISweepCounts): boolean {
-  return STATE_KEYS.every(k => (a[k] ?? 0) === (b[k] ?? 0));
+  return JOB_STATES.every(k => (a[k] ?? 0) === (b[k] ?? 0));
 }
 
 /**

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -201,6 +201,22 @@ class Request:
         return ", ".join(parts)
 
 
+def _short_of(
+    candidates: list[Gpu],
+    needed: float,
+    of: Callable[[Gpu], float | None],
+    words: Callable[[float], str],
+    wanted: str,
+    best_is: str,
+) -> str | None:
+    """Why no candidate GPU reaches `needed` of what `of` reads, against the best of them
+    ("no GPU has <wanted>; <best_is> <words(best)> (<model>)"); None when one does."""
+    best = max(candidates, key=lambda g: of(g) or 0)
+    if (of(best) or 0) >= needed:
+        return None
+    return f"no GPU has {wanted}; {best_is} {words(of(best) or 0)} ({best.name})"
+
+
 def _reasons(machines: list[Machine], req: Request) -> list[tuple[str, str]]:
     """Why no machine can ever run the request: (kind, words) per requirement that fails,
     each against the best the pool has."""
@@ -221,21 +237,19 @@ def _reasons(machines: list[Machine], req: Request) -> list[tuple[str, str]]:
                 names = ", ".join(sorted({g.name for g in devices}))
                 out.append(("model", f"no GPU model '{req.model}'; the pool has {names}"))
         if candidates and req.gpu_memory_mb:
-            best = max(candidates, key=lambda g: g.memory_mb or 0)
-            if (best.memory_mb or 0) < req.gpu_memory_mb:
-                out.append((
-                    "gpu_memory",
-                    f"no GPU has {size(req.gpu_memory_mb)}; the largest has"
-                    f" {size(best.memory_mb or 0)} ({best.name})",
-                ))  # fmt: skip
+            short = _short_of(
+                candidates, req.gpu_memory_mb, lambda g: g.memory_mb, size,
+                size(req.gpu_memory_mb), "the largest has",
+            )  # fmt: skip
+            if short:
+                out.append(("gpu_memory", short))
         if candidates and req.capability:
-            best = max(candidates, key=lambda g: g.capability or 0)
-            if (best.capability or 0) < req.capability:
-                out.append((
-                    "capability",
-                    f"no GPU has compute capability {capability(req.capability)}; the highest"
-                    f" is {capability(best.capability or 0)} ({best.name})",
-                ))  # fmt: skip
+            short = _short_of(
+                candidates, req.capability, lambda g: g.capability, capability,
+                f"compute capability {capability(req.capability)}", "the highest is",
+            )  # fmt: skip
+            if short:
+                out.append(("capability", short))
         if devices and not out:
             n = max(sum(map(req.gpu_ok, m.gpus)) for m in machines)
             if n < req.gpus:

@@ -1,6 +1,8 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 
+import { notebook } from './notebooks';
+
 /**
  * GPU fit in the submit dialog, against the personal pool's simulated GPUs (one Tesla
  * V100-PCIE-16GB and two A100-SXM4-40GB on one machine): the pool per model, the GPU model
@@ -8,29 +10,7 @@ import type { Page } from '@playwright/test';
  */
 const SHOTS = process.env.SWAN_SCREENSHOTS ?? 'test-results/screens';
 
-const NOTEBOOK = JSON.stringify({
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: {
-    kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
-  },
-  cells: [
-    {
-      cell_type: 'code',
-      metadata: { tags: ['parameters'] },
-      source: 'epochs = 1',
-      outputs: [],
-      execution_count: null
-    },
-    {
-      cell_type: 'code',
-      metadata: {},
-      source: "print('epochs', epochs)",
-      outputs: [],
-      execution_count: null
-    }
-  ]
-});
+const NOTEBOOK = notebook(["print('epochs', epochs)"], 'epochs = 1');
 
 async function jobCount(page: Page): Promise<number> {
   const resp = await page.request.get('/swan-ml-ext/jobs?limit=1');

@@ -1,5 +1,8 @@
 import { expect, test } from '@jupyterlab/galata';
-import type { Page } from '@playwright/test';
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { Locator, Page } from '@playwright/test';
+
+import { notebook } from './notebooks';
 
 /**
  * Data that travels with the notebook (issue 13), on the personal HTCondor pool: the notebook
@@ -18,29 +21,28 @@ const READER = [
   "print('energy:', sum(float(r['energy']) for r in rows))"
 ].join('\n');
 
-function notebook(source: string): string {
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
-    },
-    cells: [{ cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null }]
-  });
-}
-
 async function newestJob(page: Page): Promise<any> {
   return (await (await page.request.get('/swan-ml-ext/jobs?limit=1')).json()).jobs[0];
 }
 
-async function openRunOnBatch(page: Page): Promise<void> {
+/** ana/read.ipynb open in its Run on batch dialog, the detected data/ shown in its files. */
+async function openReader(
+  page: IJupyterLabPageFixture,
+  tmpPath: string
+): Promise<{ dialog: Locator; section: Locator; data: Locator }> {
+  await page.notebook.openByPath(`${tmpPath}/ana/read.ipynb`);
   await page.getByRole('button', { name: /^Run on batch/ }).first().click();
-  await expect(page.getByRole('dialog')).toBeVisible();
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toBeVisible();
+  const section = dialog.getByRole('group', { name: 'Files sent with the job' });
+  const data = section.getByRole('listitem', { name: `${tmpPath}/ana/data/`, exact: true });
+  await expect(data).toBeVisible();
+  return { dialog, section, data };
 }
 
 test.describe('Files sent with the job', () => {
   test.beforeEach(async ({ page, tmpPath }) => {
-    await page.contents.uploadContent(notebook(READER), 'text', `${tmpPath}/ana/read.ipynb`);
+    await page.contents.uploadContent(notebook([READER]), 'text', `${tmpPath}/ana/read.ipynb`);
     await page.contents.uploadContent(
       'event,energy\n1,10.5\n2,20.25\n3,5\n',
       'text',
@@ -55,13 +57,8 @@ test.describe('Files sent with the job', () => {
     tmpPath
   }) => {
     const name = `read events ${Date.now().toString(36)}`;
-    await page.notebook.openByPath(`${tmpPath}/ana/read.ipynb`);
-    await openRunOnBatch(page);
-    const dialog = page.getByRole('dialog');
-    const section = dialog.getByRole('group', { name: 'Files sent with the job' });
     // The server found data/ in the code (glob and open): pre-filled, with its size
-    const data = section.getByRole('listitem', { name: `${tmpPath}/ana/data/`, exact: true });
-    await expect(data).toBeVisible();
+    const { dialog, section, data } = await openReader(page, tmpPath);
     // shown as the notebook reads it, from its folder
     await expect(data.locator('.jp-SwanInputs-path')).toHaveText('data/');
     await expect(data).toContainText(/\d+ bytes · 2 files/);
@@ -110,12 +107,7 @@ test.describe('Files sent with the job', () => {
     tmpPath
   }) => {
     const name = `read missing ${Date.now().toString(36)}`;
-    await page.notebook.openByPath(`${tmpPath}/ana/read.ipynb`);
-    await openRunOnBatch(page);
-    const dialog = page.getByRole('dialog');
-    const section = dialog.getByRole('group', { name: 'Files sent with the job' });
-    const data = section.getByRole('listitem', { name: `${tmpPath}/ana/data/`, exact: true });
-    await expect(data).toBeVisible();
+    const { dialog, section, data } = await openReader(page, tmpPath);
     // Removed, it stays removed while another field changes (and is checked again)
     await section.getByRole('button', { name: `Remove ${tmpPath}/ana/data/` }).click();
     await expect(data).toContainText('not sent');

@@ -8,33 +8,16 @@
 import { expect, test } from '@jupyterlab/galata';
 import { readFile } from 'fs/promises';
 
+import { notebook } from './notebooks';
+
 const SHOTS = process.env.SWAN_SCREENSHOTS ?? 'test-results/screens';
 const SLOW = { timeout: 150000 };
 
 /** val_loss = 10 lr + seed: each point's value is known, and sorting it is not by text. */
-const NOTEBOOK = JSON.stringify({
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: {
-    kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
-  },
-  cells: [
-    {
-      cell_type: 'code',
-      metadata: { tags: ['parameters'] },
-      source: 'lr = 0.01\nseed = 1',
-      outputs: [],
-      execution_count: null
-    },
-    {
-      cell_type: 'code',
-      metadata: {},
-      source: 'val_loss = round(lr * 10 + seed, 6)\naccuracy = round(1 - lr, 6)\nprint(val_loss)',
-      outputs: [],
-      execution_count: null
-    }
-  ]
-});
+const NOTEBOOK = notebook(
+  ['val_loss = round(lr * 10 + seed, 6)\naccuracy = round(1 - lr, 6)\nprint(val_loss)'],
+  'lr = 0.01\nseed = 1'
+);
 
 test('a 2 x 2 sweep from the dialog: results table, sorting, chart, sidebar row', async ({
   page,

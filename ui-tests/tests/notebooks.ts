@@ -1,0 +1,26 @@
+/**
+ * What the Galata specs share: notebook JSON to upload (not a spec: Playwright runs only
+ * `*.spec.ts`).
+ */
+
+/** A notebook of code cells (`cells`), after a `parameters`-tagged cell when `params` is given. */
+export function notebook(cells: string[], params?: string): string {
+  const code = (source: string, tags: string[] = []) => ({
+    cell_type: 'code',
+    metadata: { tags },
+    source,
+    outputs: [],
+    execution_count: null
+  });
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
+    },
+    cells: [
+      ...(params ? [code(params, ['parameters'])] : []),
+      ...cells.map(c => code(c))
+    ]
+  });
+}
