@@ -28,6 +28,7 @@ __all__ = [
     "report",
     "timed_get",
     "timed_http",
+    "raw_papermill",
 ]
 
 
@@ -35,6 +36,40 @@ def raw_schedd():
     import htcondor2
 
     return htcondor2.Schedd(htcondor2.Collector().locateAll(htcondor2.DaemonType.Schedd)[0])
+
+
+def raw_papermill(
+    schedd, folder: Path, extra_inputs: tuple[str, ...] = (), poll: float = 0.5, **submit: str
+) -> float:
+    """The raw side of an end-to-end comparison: `folder/nb.ipynb` (and `extra_inputs`)
+    straight through htcondor2 (submit + spool, poll, retrieve), papermill from the pool's
+    worker environment. Returns the seconds from submit to `folder/out.ipynb` retrieved."""
+    import htcondor2
+
+    t = time.perf_counter()
+    desc = {
+        "executable": "/opt/worker/bin/papermill",
+        "transfer_executable": "false",
+        "arguments": "nb.ipynb out.ipynb",
+        "initialdir": str(folder),
+        "transfer_input_files": ",".join([str(folder / "nb.ipynb"), *extra_inputs]),
+        "should_transfer_files": "YES",
+        "transfer_output_files": "out.ipynb",
+        "request_memory": "256M",
+        "output": "stdout.txt",
+        "error": "stderr.txt",
+        **submit,
+    }
+    result = schedd.submit(htcondor2.Submit(desc), spool=True)
+    schedd.spool(result)
+    cid = result.cluster()
+    while True:
+        ads = schedd.query(f"ClusterId == {cid}", projection=["JobStatus"])
+        if ads and ads[0]["JobStatus"] == 4:
+            break
+        time.sleep(poll)
+    schedd.retrieve(f"ClusterId == {cid}")
+    return time.perf_counter() - t
 
 
 def workdir(name: str) -> Path:

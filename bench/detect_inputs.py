@@ -20,7 +20,15 @@ import shutil
 import time
 from pathlib import Path
 
-from _common import ServerProcess, raw_schedd, report, stats, workdir, write_notebook
+from _common import (
+    ServerProcess,
+    raw_papermill,
+    raw_schedd,
+    report,
+    stats,
+    workdir,
+    write_notebook,
+)
 
 N_DETECT = 60
 N_PAIRS = int(os.environ.get("SWAN_BENCH_INPUT_PAIRS", "3"))
@@ -105,39 +113,12 @@ def make_folder(folder: Path) -> None:
 
 
 def raw_run(schedd, folder: Path, data: Path) -> float:
-    """The same folder and notebook straight through htcondor2: submit + spool, poll,
-    retrieve (papermill from the pool's worker environment)."""
-    import htcondor2
-
+    """The same folder and notebook straight through htcondor2 (see _common.raw_papermill)."""
     folder.mkdir(parents=True)
     write_notebook(folder / "nb.ipynb", NOTEBOOK)
-    t = time.perf_counter()
-    sub = htcondor2.Submit(
-        {
-            "executable": "/opt/worker/bin/papermill",
-            "transfer_executable": "false",
-            "arguments": "nb.ipynb out.ipynb",
-            "initialdir": str(folder),
-            "transfer_input_files": f"{folder / 'nb.ipynb'},{data}",
-            "should_transfer_files": "YES",
-            "transfer_output_files": "out.ipynb",
-            "request_memory": "256M",
-            "request_disk": "4096M",
-            "output": "stdout.txt",
-            "error": "stderr.txt",
-        }
-    )
-    result = schedd.submit(sub, spool=True)
-    schedd.spool(result)
-    cid = result.cluster()
-    while True:
-        ads = schedd.query(f"ClusterId == {cid}", projection=["JobStatus"])
-        if ads and ads[0]["JobStatus"] == 4:
-            break
-        time.sleep(POLL)
-    schedd.retrieve(f"ClusterId == {cid}")
+    elapsed = raw_papermill(schedd, folder, (str(data),), poll=POLL, request_disk="4096M")
     assert f"{FILES} files" in (folder / "out.ipynb").read_text()
-    return time.perf_counter() - t
+    return elapsed
 
 
 def ours_run(server) -> float:

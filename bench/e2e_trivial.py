@@ -12,43 +12,18 @@ import os
 import shutil
 import time
 
-from _common import ServerProcess, raw_schedd, report, workdir, write_notebook
+from _common import ServerProcess, raw_papermill, raw_schedd, report, workdir, write_notebook
 
 N = int(os.environ.get("SWAN_BENCH_E2E_N", "15"))
 POLL = 0.5
 
 
 def raw_run(schedd, folder) -> float:
-    import htcondor2
-
     folder.mkdir(parents=True)
     write_notebook(folder / "nb.ipynb", "print('hello')")
-    t = time.perf_counter()
-    sub = htcondor2.Submit(
-        {
-            "executable": "/opt/worker/bin/papermill",
-            "transfer_executable": "false",
-            "arguments": "nb.ipynb out.ipynb",
-            "initialdir": str(folder),
-            "transfer_input_files": str(folder / "nb.ipynb"),
-            "should_transfer_files": "YES",
-            "transfer_output_files": "out.ipynb",
-            "request_memory": "256M",
-            "output": "stdout.txt",
-            "error": "stderr.txt",
-        }
-    )
-    result = schedd.submit(sub, spool=True)
-    schedd.spool(result)
-    cid = result.cluster()
-    while True:
-        ads = schedd.query(f"ClusterId == {cid}", projection=["JobStatus"])
-        if ads and ads[0]["JobStatus"] == 4:
-            break
-        time.sleep(POLL)
-    schedd.retrieve(f"ClusterId == {cid}")
+    elapsed = raw_papermill(schedd, folder, poll=POLL)
     assert (folder / "out.ipynb").exists()
-    return time.perf_counter() - t
+    return elapsed
 
 
 def ours_run(server) -> float:

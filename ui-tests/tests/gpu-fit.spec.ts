@@ -1,7 +1,6 @@
 import { expect, test } from '@jupyterlab/galata';
-import type { Page } from '@playwright/test';
 
-import { notebook } from './notebooks';
+import { jobCount, notebook } from './notebooks';
 
 /**
  * GPU fit in the submit dialog, against the personal pool's simulated GPUs (one Tesla
@@ -12,10 +11,6 @@ const SHOTS = process.env.SWAN_SCREENSHOTS ?? 'test-results/screens';
 
 const NOTEBOOK = notebook(["print('epochs', epochs)"], 'epochs = 1');
 
-async function jobCount(page: Page): Promise<number> {
-  const resp = await page.request.get('/swan-ml-ext/jobs?limit=1');
-  return (await resp.json()).total;
-}
 
 test('the dialog says whether the pool can run the job, as the user edits', async ({
   page,

@@ -1,33 +1,11 @@
 import { expect, galata, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 
+import { jobCount, notebook } from './notebooks';
+
 const SHOTS = process.env.SWAN_SCREENSHOTS ?? 'test-results/screens';
 
-function notebook(cells: string[], params?: string): string {
-  const code = (source: string, tags: string[] = []) => ({
-    cell_type: 'code',
-    metadata: { tags },
-    source,
-    outputs: [],
-    execution_count: null
-  });
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
-    },
-    cells: [
-      ...(params ? [code(params, ['parameters'])] : []),
-      ...cells.map(c => code(c))
-    ]
-  });
-}
 
-async function jobCount(page: Page): Promise<number> {
-  const resp = await page.request.get('/swan-ml-ext/jobs?limit=1');
-  return (await resp.json()).total;
-}
 
 async function openRunOnBatch(page: Page): Promise<void> {
   await page.getByRole('button', { name: /^Run on batch/ }).first().click();
