@@ -18,6 +18,7 @@ import {
   JOB_STATES,
   MonitorItem
 } from '../sweep/group';
+import { StateChip } from '../sweep/progress';
 import { SweepRow } from '../sweep/sweepRow';
 import { IJobsModel, JobAction } from '../tokens';
 
@@ -32,12 +33,6 @@ export interface IMonitorActions {
 /** Three lines: name and state; backend, duration, progress; why it waits / failed. */
 const ROW_HEIGHT = 64;
 const OVERSCAN = 8;
-
-function Badge({ state }: { state: JobState }): JSX.Element {
-  return (
-    <span className={`jp-SwanML-badge jp-SwanML-badge-${state}`}>{state}</span>
-  );
-}
 
 /** What a job's backend can do (nothing while the backend is unknown). */
 function capabilitiesOf(model: IJobsModel, job: IJob): IBackendCapabilities {
@@ -86,7 +81,7 @@ function Row(props: {
       >
         <span className="jp-SwanML-row-top">
           <span className="jp-SwanML-row-name">{job.name}</span>
-          <Badge state={job.state} />
+          <StateChip state={job.state} />
         </span>
         <span className="jp-SwanML-row-bottom">
           <span>{job.backend}</span>
@@ -333,7 +328,7 @@ function Detail(props: {
           ← All jobs
         </button>
         <h3>{job.name}</h3>
-        <Badge state={job.state} />
+        <StateChip state={job.state} />
       </div>
       <Progress job={job} capabilities={can} />
       {job.message && (

@@ -111,11 +111,8 @@ export interface ISweepRequest extends IJobRequest {
   collect?: string[];
 }
 
-/** Which sweep a job is a point of (null or absent for a plain job). */
-export type ISweepRef = IJobSweepRef;
-
 /** The sweep a job belongs to, if any. */
-export function sweepOf(job: IJob): ISweepRef | null {
+export function sweepOf(job: IJob): IJobSweepRef | null {
   const ref = job.sweep;
   return ref && typeof ref.id === 'string' ? ref : null;
 }

@@ -1,5 +1,6 @@
 import * as React from 'react';
 
+import { percent } from '../gpu/format';
 import { ISweepCounts } from './api';
 import { ISweepProgress, progressText, sweepProgress } from './table';
 
@@ -13,10 +14,6 @@ export function StateChip(props: { state: string }): JSX.Element {
       {props.state}
     </span>
   );
-}
-
-function percent(n: number, total: number): string {
-  return total ? `${(100 * n) / total}%` : '0%';
 }
 
 /** Points done / failed / total as one bar: done (green), failed (red), the rest empty. */
@@ -39,11 +36,11 @@ export function SweepProgressBar(props: {
     >
       <span
         className="jp-SwanSweep-bar-done"
-        style={{ width: percent(p.done, p.total) }}
+        style={{ width: `${percent(p.done, p.total)}%` }}
       />
       <span
         className="jp-SwanSweep-bar-failed"
-        style={{ width: percent(p.failed, p.total) }}
+        style={{ width: `${percent(p.failed, p.total)}%` }}
       />
     </div>
   );

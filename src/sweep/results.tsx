@@ -3,6 +3,7 @@
  * one collected value against one parameter (JupyterLab's Vega-Lite renderer), and the table
  * of points, sortable by any column.
  */
+import { PathExt } from '@jupyterlab/coreutils';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import { Panel } from '@lumino/widgets';
@@ -30,10 +31,6 @@ export interface ISweepViewActions {
   open(path: string): void;
   /** Say that something failed (a refused cancel, a lost server). */
   notify(message: string): void;
-}
-
-function basename(path: string): string {
-  return path.split('/').pop() ?? path;
 }
 
 /** Run an action of the model; a refusal is said, not thrown. */
@@ -136,12 +133,7 @@ export class SweepHeader extends ReactWidget {
           <button
             className="jp-mod-styled jp-SwanSweep-csv"
             title="The results table as a CSV file"
-            onClick={() =>
-              void act(
-                () => model.downloadCsv(`${sweep.name || sweep.id}.csv`),
-                actions
-              )
-            }
+            onClick={() => void act(() => model.downloadCsv(), actions)}
           >
             Download CSV
           </button>
@@ -180,7 +172,7 @@ function Cell(props: {
         aria-label={`Open the executed notebook of point ${row.point}`}
         onClick={() => actions.open(path)}
       >
-        {basename(path)}
+        {PathExt.basename(path)}
       </button>
     ) : (
       <></>
