@@ -117,19 +117,20 @@ class EngineUpdates:
                 return
             staged = self.staging_root / job.id
             error = outputs = missing = None
+            result: dict[str, Any] = {}
             try:
                 outputs = await to_thread.run_sync(self._collect, job, staged)
             except Exception as e:  # the job did finish; say why its outputs are missing
                 self.log.warning("swan-ml: outputs of job %s could not be fetched: %s", job.id, e)
                 error = str(e)
             else:
-                missing = await to_thread.run_sync(self._missing, job, staged)
+                result, missing = await to_thread.run_sync(self._outcome, job, staged)
             async with self.locks[job.backend]:
                 job = await self.get(job_id)
                 if job.state.final:  # e.g. cancelled meanwhile
                     return
                 previous = job.state
-                record_finish(job, update, staged, outputs, error, missing)
+                record_finish(job, update, result, outputs, error, missing)
                 await to_thread.run_sync(self.store.update, job)
                 self.generation[job.backend] += 1
                 await self._retire(job)
@@ -144,16 +145,18 @@ class EngineUpdates:
             self.backends[job.backend].fetch(job, staged)
         return publish(self.root_dir, self.output_dir, job, staged)
 
-    def _missing(self, job: Job, staged: Path) -> Missing | None:
-        """A failure on a workspace file the job was not sent, explained (jobs/missing.py).
-        Blocking (stat calls): in a worker thread."""
+    def _outcome(self, job: Job, staged: Path) -> tuple[dict[str, Any], Missing | None]:
+        """The runner's result.json, read once, and a failure on a workspace file the job was
+        not sent, explained (jobs/missing.py). Blocking (file reads, stat calls): in a worker
+        thread, so that recording the finish under the lock touches no file."""
         result = read_json(staged / "output" / "result.json")
         takes = self.backends[job.backend].capabilities.get("inputs", True)
         try:
-            return explain_missing(self.root_dir, job.notebook, job.inputs, result, takes)
+            missing = explain_missing(self.root_dir, job.notebook, job.inputs, result, takes)
         except Exception as e:  # a nicety: the failure is recorded either way
             self.log.warning("swan-ml: job %s: explaining its failure failed: %s", job.id, e)
-            return None
+            missing = None
+        return result, missing
 
     async def _retire(self, job: Job) -> None:
         """A job that reached a final state needs no live tail and no snapshot any more."""

@@ -75,12 +75,13 @@ def publish(root_dir: Path, output_dir: str, job: Job, staged: Path) -> dict[str
 def record_finish(
     job: Job,
     update: Update,
-    staged: Path,
+    result: dict[str, Any],
     outputs: dict[str, Any] | None,
     error: str | None,
     missing: Missing | None = None,
 ) -> None:
-    """A finished job's final state, message and outputs. `missing`: the explanation of a
+    """A finished job's final state, message and outputs. `result`: the runner's result.json
+    (read by the caller off the event loop; {} when there is none). `missing`: the explanation of a
     failure on a workspace file the job was not sent (its message replaces the error's; the
     inputs to add are kept as outputs["suggested_inputs"], root-relative)."""
     job.finished_at = update.finished_at or time.time()
@@ -92,7 +93,6 @@ def record_finish(
         )
         return
     job.outputs = outputs
-    result = read_json(staged / "output" / "result.json")
     if result.get("status") == "completed" and job.state == JobState.FAILED:
         job.message = job.message or "the job failed after the notebook completed"
     elif result.get("status") in ("failed", "error"):
