@@ -458,7 +458,7 @@ class CondorBackend(Backend):
         """Remove what the schedd has of this job (a stuck cluster, or one whose submission
         was interrupted before we stored its id) and submit the staged job again."""
         remove = self._htcondor.JobAction.Remove
-        self._call(lambda s: s.act(remove, f'SwanMLJobId == "{job.id}"'))
+        self._call(lambda s: s.act(remove, _by_our_id(job)))
         return self.submit(job, staged, environment)
 
     def hold(self, job: Job) -> None:
@@ -484,6 +484,11 @@ def _constraint(job: Job) -> str:
     cid = job.engine_ref.get("cluster_id")
     if cid is not None:
         return f"ClusterId == {int(cid)}{_proc(job)}"
+    return _by_our_id(job)
+
+
+def _by_our_id(job: Job) -> str:
+    """The job by our own attribute, whatever its cluster (our ids are hex)."""
     return f'SwanMLJobId == "{job.id}"'
 
 

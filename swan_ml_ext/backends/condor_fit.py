@@ -390,7 +390,7 @@ def idle_messages(
         answer = answers[key]
         tail = f" (the scheduler last said: {said})" if answer["now"] and said else ""
         out[job_id] = Pending(
-            _waits(answer, _place(position, len(idle))) + tail, _waits(answer, "") + tail
+            pending_message(answer, position, len(idle)) + tail, _waits(answer, "") + tail
         )
     return out
 

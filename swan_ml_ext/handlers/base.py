@@ -24,6 +24,11 @@ class SwanMLHandler(ExtensionHandlerMixin, APIHandler):
     def service(self) -> JobService:
         return self.settings["swan_ml_ext_service"]
 
+    @property
+    def owner(self) -> str:
+        """Who makes the request (recorded on what it creates)."""
+        return getattr(self.current_user, "username", "") or ""
+
     def json_body(self) -> Any:
         body = self.request.body or b""
         limit = self.service.limits.max_request_bytes

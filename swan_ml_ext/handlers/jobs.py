@@ -26,7 +26,7 @@ class JobsHandler(SwanMLHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        job, created = await self.service.submit(self.json_body(), owner=_owner(self))
+        job, created = await self.service.submit(self.json_body(), owner=self.owner)
         self.reply(job.to_json(), status=201 if created else 200)
 
 
@@ -37,7 +37,7 @@ class JobPreviewHandler(SwanMLHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        self.reply(await self.service.preview(self.json_body(), owner=_owner(self)))
+        self.reply(await self.service.preview(self.json_body(), owner=self.owner))
 
 
 class JobCheckHandler(SwanMLHandler):
@@ -47,11 +47,7 @@ class JobCheckHandler(SwanMLHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        self.reply(await self.service.check(self.json_body(), owner=_owner(self)))
-
-
-def _owner(handler: SwanMLHandler) -> str:
-    return getattr(handler.current_user, "username", "") or ""
+        self.reply(await self.service.check(self.json_body(), owner=self.owner))
 
 
 class JobHandler(SwanMLHandler):

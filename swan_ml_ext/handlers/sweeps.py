@@ -29,7 +29,7 @@ class SweepsHandler(SweepHandlerBase):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        owner = getattr(self.current_user, "username", "") or ""
+        owner = self.owner
         sweep, created = await self.sweeps.submit(self.json_body(), owner=owner)
         self.reply(sweep, status=201 if created else 200)
 

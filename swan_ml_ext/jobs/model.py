@@ -84,6 +84,9 @@ class JobSpec:
     kernel_name: str
     inputs: list[str] = field(default_factory=list)
     idempotency_key: str | None = None
+    # The notebook as validated: read once per request, for what looks at its cells next
+    # (input detection, parameter warnings); never stored.
+    document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass

@@ -29,9 +29,15 @@ from .model import (
     SwanMLError,
 )
 from .parameters_cell import parameter_warnings
-from .spec import Environment, Limits, check_json, input_plan, parse_spec, read_notebook
+from .spec import Environment, Limits, check_json, input_plan, parse_spec
 from .store import JobStore
-from .submission import body_fingerprint, generic_preview, same_request
+from .submission import (
+    body_fingerprint,
+    generic_preview,
+    next_page_token,
+    page_before,
+    same_request,
+)
 from .tracking import EngineUpdates
 from .workspace import drop_staging, stage
 
@@ -126,16 +132,10 @@ class JobService(EngineUpdates):
                 raise InvalidRequest(
                     f"unknown state {s[:100]!r}; one of: {', '.join(sorted(valid))}"
                 )
-        before = None
-        if page_token is not None:
-            # ASCII digits only ('²'.isdigit() is True) and within SQLite's 64-bit integers.
-            if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 18):
-                raise InvalidRequest("invalid page_token: use next_page_token of a previous page")
-            before = int(page_token)
         rows, total = self.store.list_public(
-            backend=backend, states=states, limit=limit, before_seq=before
+            backend=backend, states=states, limit=limit, before_seq=page_before(page_token)
         )
-        next_token = str(rows[-1][0]) if len(rows) == limit and rows[-1][0] > 1 else None
+        next_token = next_page_token(rows, limit)
         return (
             '{"jobs":[' + ",".join(text for _, text in rows) + "]"
             f',"total":{total},"next_page_token":{json.dumps(next_token)}}}'
@@ -254,7 +254,8 @@ class JobService(EngineUpdates):
 
     def _preview(self, body: Any, owner: str) -> dict[str, Any]:
         fingerprint, existing = self._check_key(body)
-        job = self.new_job(self.parse(body), owner, fingerprint, PREVIEW_JOB_ID)
+        spec = self.parse(body)
+        job = self.new_job(spec, owner, fingerprint, PREVIEW_JOB_ID)
         backend = self.backends[job.backend]
         scratch = Path(tempfile.mkdtemp(prefix="swan-ml-preview-"))
         try:
@@ -281,7 +282,7 @@ class JobService(EngineUpdates):
             "kernel_name": job.kernel_name,
             "inputs": job.inputs,
             "existing_job": existing.id if existing is not None else None,
-            "detected_inputs": self._detected(job.notebook, None, job.environment),
+            "detected_inputs": self._detected(spec),
         }
 
     # -- check --------------------------------------------------------------------------
@@ -296,9 +297,8 @@ class JobService(EngineUpdates):
         self._check_key(body)
         spec = self.parse(body)
         fit = self.backends[spec.backend].fit(spec.resources)
-        notebook = read_notebook(self.root_dir / spec.notebook, spec.notebook)
-        detected = self._detected(spec.notebook, notebook, spec.environment)
-        warnings = parameter_warnings(notebook, spec.parameters)
+        detected = self._detected(spec)
+        warnings = parameter_warnings(spec.document, spec.parameters)
         sendable = [d["path"] for d in detected if not d["in_place"]]
         if sendable and not self.backends[spec.backend].capabilities.get("inputs", True):
             warnings.append(
@@ -315,29 +315,25 @@ class JobService(EngineUpdates):
             "detected_inputs": detected,
         }
 
-    def _detected(
-        self, notebook_rel: str, notebook: dict[str, Any] | None, environment: str
-    ) -> list[dict[str, Any]]:
+    def _detected(self, spec: JobSpec) -> list[dict[str, Any]]:
         """What the notebook's code reads (jobs/detect.py), proposed as inputs by check and
         preview: never the jobs' output folder, nor the staging folder when it lies under
         the root. A nicety: when it fails, the answer proposes nothing."""
         try:
-            if notebook is None:
-                notebook = read_notebook(self.root_dir / notebook_rel, notebook_rel)
             exclude = [self.output_dir] if self.output_dir else []
             staging = self.staging_root.resolve()
             if self.root_dir in staging.parents:
                 exclude.append(staging.relative_to(self.root_dir).as_posix())
             return detect_inputs(
                 self.root_dir,
-                notebook_rel,
-                notebook,
-                self.environments[environment].shared_prefixes,
+                spec.notebook,
+                spec.document,
+                self.environments[spec.environment].shared_prefixes,
                 max_files=self.limits.max_inputs_files,
                 exclude=exclude,
             )
         except (OSError, ValueError, RecursionError, SwanMLError) as e:  # answers stand without
-            self.log.warning("swan-ml: detecting the inputs of %s failed: %s", notebook_rel, e)
+            self.log.warning("swan-ml: detecting the inputs of %s failed: %s", spec.notebook, e)
             return []
 
     def _discard(self, job_id: str) -> None:

@@ -421,4 +421,5 @@ def parse_spec(
         kernel_name=kernel,
         inputs=inputs,
         idempotency_key=key,
+        document=nb,
     )

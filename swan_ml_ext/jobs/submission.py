@@ -8,9 +8,24 @@ import json
 from typing import Any, TypeVar
 
 from ..backends.base import Backend
-from .model import Job, Sweep, Unprocessable
+from .model import InvalidRequest, Job, Sweep, Unprocessable
 
 Submitted = TypeVar("Submitted", Job, Sweep)
+
+
+def page_before(page_token: str | None) -> int | None:
+    """The store sequence a page starts below (None: the first page). ASCII digits only
+    ('²'.isdigit() is True) and within SQLite's 64-bit integers."""
+    if page_token is None:
+        return None
+    if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 18):
+        raise InvalidRequest("invalid page_token: use next_page_token of a previous page")
+    return int(page_token)
+
+
+def next_page_token(rows: list[tuple[int, Any]], limit: int) -> str | None:
+    """The token of the page after `rows` ((seq, ...) newest first), None after the last."""
+    return str(rows[-1][0]) if len(rows) == limit and rows[-1][0] > 1 else None
 
 
 def body_fingerprint(body: Any) -> str:

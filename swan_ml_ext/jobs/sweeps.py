@@ -36,8 +36,8 @@ from .model import (
 )
 from .parameters_cell import parameter_warnings
 from .service import JobService
-from .spec import check_json, input_plan, read_notebook
-from .submission import body_fingerprint, same_request
+from .spec import check_json, input_plan
+from .submission import body_fingerprint, next_page_token, page_before, same_request
 from .sweep import DEFAULT_MAX_TOTAL_BYTES, parse_sweep, to_csv
 from .sweep_rows import results_table, sweep_state
 from .workspace import drop_staging, stage
@@ -126,19 +126,13 @@ class SweepService:
 
     async def list_page(self, limit: int, page_token: str | None) -> dict[str, Any]:
         """A page of sweeps, newest first, without their tables (SweepList)."""
-        before = None
-        if page_token is not None:
-            if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 18):
-                raise InvalidRequest("invalid page_token: use next_page_token of a previous page")
-            before = int(page_token)
-        return await to_thread.run_sync(self._list_page, limit, before)
+        return await to_thread.run_sync(self._list_page, limit, page_before(page_token))
 
     def _list_page(self, limit: int, before: int | None) -> dict[str, Any]:
         rows, total = self.store.list_sweeps(limit=limit, before_seq=before)
         counts = self.store.sweep_counts([s.id for _, s in rows])
         sweeps = [self._summary(s, counts[s.id]) for _, s in rows]
-        next_token = str(rows[-1][0]) if len(rows) == limit and rows[-1][0] > 1 else None
-        return {"sweeps": sweeps, "total": total, "next_page_token": next_token}
+        return {"sweeps": sweeps, "total": total, "next_page_token": next_page_token(rows, limit)}
 
     def describe(self, sweep: Sweep, results: dict[int, dict[str, Any]]) -> dict[str, Any]:
         """The REST shape of a sweep, with its table: one row per point, from its newest
@@ -207,8 +201,9 @@ class SweepService:
             max_parameters_bytes=self.jobs.limits.max_parameters_bytes,
             max_total_bytes=self.max_total_bytes,
         )
-        notebook = read_notebook(self.jobs.root_dir / spec.notebook, spec.notebook)
-        warnings = parameter_warnings(notebook, {**spec.parameters, **dict.fromkeys(plan.keys)})
+        warnings = parameter_warnings(
+            spec.document, {**spec.parameters, **dict.fromkeys(plan.keys)}
+        )
         backend = self.jobs.backends[spec.backend]
         sweep = Sweep(
             id=uuid.uuid4().hex[:12],
