@@ -154,10 +154,11 @@ def test_one_session_per_kernel(local: Any):
     assert json.loads(again.strip().splitlines()[-1])["app_id"] == info["app_id"]
     # Another profile: refused with one line, the session untouched
     out = k.ok("%swan spark connect standalone")
-    assert out["stderr"].strip().splitlines()[-1] == (
+    # (the refusal is one line of its own; Py4J may log a line of its own after it: CI saw one)
+    assert (
         "swan: this kernel is already connected to Spark with profile 'local': stop it first "
         "(%swan spark stop)"
-    )
+    ) in [line.strip() for line in out["stderr"].splitlines()], out["stderr"]
     assert k.value("spark.range(3).count()") == 3
 
 
